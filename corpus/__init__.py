@@ -1,0 +1,1 @@
+"""Reports as data: reading, cleaning and structure-aware chunking into `Chunk`s."""
