@@ -16,6 +16,7 @@ class CatalogEntry:
     period: str = ""  # "2024", "2023—2035", ...
     year: int | None = None  # the reporting year / start year, used by filters
     kind: str = ""  # "checkup-report", "regional-plan", "five-year-plan", "background"
+    aliases: tuple[str, ...] = ()  # short names people use for it ("2023年度读本", "都市圈规划")
 
     @property
     def label(self) -> str:
