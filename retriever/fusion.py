@@ -1,0 +1,58 @@
+"""Pure functions that merge ranked lists and drop near-duplicate passages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+def fuse_rrf(
+    rankings: Mapping[str, Sequence[int]],
+    weights: Mapping[str, float],
+    k: int = 60,
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), best first.
+
+    Ties keep the order in which ids first appear, so results are deterministic.
+    """
+    if k <= 0:
+        raise ValueError(f"rrf k must be > 0, got {k}")
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        weight = float(weights.get(name, 1.0))
+        if weight == 0:
+            continue
+        for rank, doc in enumerate(ranking, start=1):
+            fused[doc] = fused.get(doc, 0.0) + weight / (k + rank)
+    order = sorted(fused.items(), key=lambda item: -item[1])
+    return order
+
+
+def char_bigrams(text: str) -> set[str]:
+    compact = "".join(text.split())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def is_near_duplicate(
+    a_span: tuple[str, int, int],
+    b_span: tuple[str, int, int],
+    a_text: str,
+    b_text: str,
+    overlap_ratio: float = 0.5,
+    jaccard: float = 0.85,
+) -> bool:
+    """Same report and mostly the same characters, or (any report) nearly the same wording.
+
+    Spans are (doc_id, char_start, char_end). Neighbouring chunks share one sentence of
+    overlap; that alone does not make them duplicates.
+    """
+    doc_a, start_a, end_a = a_span
+    doc_b, start_b, end_b = b_span
+    if doc_a == doc_b:
+        shared = min(end_a, end_b) - max(start_a, start_b)
+        shorter = max(1, min(end_a - start_a, end_b - start_b))
+        if shared / shorter > overlap_ratio:
+            return True
+    grams_a, grams_b = char_bigrams(a_text), char_bigrams(b_text)
+    if not grams_a or not grams_b:
+        return a_text.strip() == b_text.strip()
+    return len(grams_a & grams_b) / len(grams_a | grams_b) >= jaccard

@@ -1,0 +1,76 @@
+"""Chinese tokens for BM25: NFKC, numbers with their units kept whole, jieba search mode, stopwords."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import cached_property
+from pathlib import Path
+
+import jieba
+
+DATA_DIR = Path(__file__).with_name("data")
+# Bump when tokenisation changes: a persisted BM25 index from another version is rebuilt.
+TOKENIZER_VERSION = "jieba-search-v1"
+
+_UNITS = (
+    "万平方公里|平方公里|平方千米|平方米|万平方米|万亩|公顷|万公顷|亩|万千瓦|千瓦|千米|公里|米|"
+    "万亿元|亿元|万元|元|亿人次|万人次|人次|亿人|万人|人|万户|户|万套|套|万家|家|万个|个|万辆|辆|"
+    "万吨|吨|微克/立方米|立方米|座|条|处|所|项|条|张|台|栋|km|㎡|%|‰|万|亿|倍|岁|年|月|日|天|小时|分钟"
+)
+_NUMBER = re.compile(rf"\d+(?:[.,]\d+)*(?:{_UNITS})?")
+_WORDLIKE = re.compile(r"[\w]", re.UNICODE)
+
+
+class ChineseTokenizer:
+    """jieba with the reports' own terms; one instance per process, handed down by the edge."""
+
+    def __init__(
+        self, userdict: Path | None = None, stopwords: Path | None = None
+    ) -> None:
+        self._userdict = userdict or DATA_DIR / "userdict.txt"
+        self._stopwords_path = stopwords or DATA_DIR / "stopwords.txt"
+
+    @cached_property
+    def _jieba(self) -> jieba.Tokenizer:
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        if self._userdict.exists():
+            tokenizer.load_userdict(str(self._userdict))
+        return tokenizer
+
+    @cached_property
+    def stopwords(self) -> frozenset[str]:
+        if not self._stopwords_path.exists():
+            return frozenset()
+        words = self._stopwords_path.read_text(encoding="utf-8").split()
+        return frozenset(w.strip() for w in words if w.strip())
+
+    def tokenize(self, text: str) -> list[str]:
+        """Tokens of `text`, numbers with units whole (`44.9%`, `2.7万平方公里`) and bare too."""
+        text = unicodedata.normalize("NFKC", text).lower()
+        # Figures are often split from their units by stray spaces in the extracted PDFs.
+        text = re.sub(r"(?<=\d)\s+(?=[%‰\u4e00-\u9fff])", "", text)
+        tokens: list[str] = []
+        pos = 0
+        for match in _NUMBER.finditer(text):
+            tokens.extend(self._words(text[pos : match.start()]))
+            figure = match.group(0).replace(",", "")
+            tokens.append(figure)
+            bare = re.match(r"\d+(?:\.\d+)?", figure)
+            if bare and bare.group(0) != figure:
+                tokens.append(bare.group(0))
+            pos = match.end()
+        tokens.extend(self._words(text[pos:]))
+        return tokens
+
+    def _words(self, text: str) -> list[str]:
+        if not text.strip():
+            return []
+        return [
+            w
+            for w in self._jieba.lcut_for_search(text)
+            if w.strip() and w not in self.stopwords and _WORDLIKE.search(w)
+        ]

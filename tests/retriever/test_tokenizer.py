@@ -1,0 +1,27 @@
+"""Tokens for BM25: reports' terms whole, numbers with units whole, stopwords gone."""
+
+import pytest
+
+from retriever.tokenizer import ChineseTokenizer
+
+
+@pytest.fixture(scope="module")
+def tok() -> ChineseTokenizer:
+    return ChineseTokenizer()
+
+
+def test_report_terms_stay_whole(tok):
+    tokens = tok.tokenize("北三县与城市副中心一体化发展，疏解非首都功能")
+    assert "北三县" in tokens and "城市副中心" in tokens and "非首都功能" in tokens
+
+
+def test_numbers_keep_units_and_fullwidth_is_normalised(tok):
+    tokens = tok.tokenize("森林覆盖率达到４４．９％，面积2.7 万平方公里")
+    assert "44.9%" in tokens and "44.9" in tokens
+    assert "2.7万平方公里" in tokens
+
+
+def test_stopwords_and_punctuation_dropped(tok):
+    tokens = tok.tokenize("请问北京的常住人口是多少？")
+    assert "的" not in tokens and "？" not in tokens and "多少" not in tokens
+    assert "常住人口" in tokens
