@@ -1,0 +1,167 @@
+"""The QA question set: loads, schema holds, every fact is anchored in its report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from evals.dataset import (  # noqa: E402
+    DIFFICULTIES,
+    SPLITS,
+    TYPES,
+    EvalQuestion,
+    load_questions,
+    normalize_for_match,
+)
+
+REPORTS = ROOT / "corpus" / "reports"
+REPORT_FILES = sorted(p.name for p in REPORTS.glob("*.txt"))
+
+
+@cache
+def report_text(name: str) -> str:
+    return normalize_for_match((REPORTS / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def questions() -> list[EvalQuestion]:
+    return load_questions()
+
+
+def test_file_loads_and_is_big_enough(questions):
+    assert len(questions) >= 110
+    assert sum(q.type == "unanswerable" for q in questions) >= 12
+
+
+def test_ids_unique(questions):
+    ids = [q.id for q in questions]
+    assert len(ids) == len(set(ids))
+
+
+def test_schema(questions):
+    for q in questions:
+        assert q.type in TYPES and q.difficulty in DIFFICULTIES and q.split in SPLITS, q.id
+        assert q.match in ("any", "all"), q.id
+        assert all(isinstance(a, str) and a.strip() for a in q.answers), q.id
+        for name in q.docs:
+            assert name in REPORT_FILES, (q.id, name)
+    assert {q.type for q in questions} == set(TYPES)
+
+
+def test_every_evidence_is_in_its_report(questions):
+    missing = []
+    for q in questions:
+        for ev in q.evidence:
+            needle = normalize_for_match(ev)
+            if not any(needle in report_text(name) for name in q.docs):
+                missing.append((q.id, ev))
+    assert not missing, missing
+
+
+def test_every_answer_is_in_evidence_or_report(questions):
+    missing = []
+    for q in questions:
+        if not q.answerable:
+            continue
+        assert q.answers and q.evidence and q.docs, q.id
+        evidence = [normalize_for_match(ev) for ev in q.evidence]
+        for ans in q.answers:
+            needle = normalize_for_match(ans)
+            in_evidence = any(needle in ev for ev in evidence)
+            if not in_evidence and not any(needle in report_text(name) for name in q.docs):
+                missing.append((q.id, ans))
+    assert not missing, missing
+
+
+def test_unanswerable_have_nothing(questions):
+    for q in questions:
+        if q.type == "unanswerable":
+            assert q.answers == () and q.evidence == () and q.doc is None, q.id
+
+
+def test_splits_cover_every_report(questions):
+    for split in SPLITS:
+        part = load_questions(split=split)
+        assert part and all(q.split == split for q in part)
+        covered = {name for q in part for name in q.docs}
+        assert covered == set(REPORT_FILES), (split, set(REPORT_FILES) - covered)
+        assert any(q.type == "unanswerable" for q in part), split
+    counts = Counter(q.split for q in questions)
+    assert abs(counts["dev"] - counts["test"]) <= len(questions) // 5
+
+
+def test_normalize_for_match():
+    assert normalize_for_match("2185.8 万\n人") == "2185.8万人"
+    assert normalize_for_match("（２０２３ 年）") == "(2023年)"
+    assert normalize_for_match("一年一体检，五\n年一评估") == "一年一体检,五年一评估"
+
+
+GOOD = {
+    "id": "q001",
+    "question": "北京常住人口多少？",
+    "answers": ["2185.8万"],
+    "match": "any",
+    "doc": "001_c428c9fd66e3c585.txt",
+    "evidence": ["2023 年末全市常住人口 2185.8 万人"],
+    "type": "number",
+    "difficulty": "easy",
+    "split": "dev",
+}
+
+
+def _write(tmp_path: Path, *rows: dict | str) -> Path:
+    path = tmp_path / "q.jsonl"
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_loader_accepts_good_line_and_filters_split(tmp_path):
+    other = {**GOOD, "id": "q002", "split": "test"}
+    path = _write(tmp_path, GOOD, "", other)
+    assert [q.id for q in load_questions(path)] == ["q001", "q002"]
+    assert [q.id for q in load_questions(path, split="test")] == ["q002"]
+    with pytest.raises(ValueError, match="split"):
+        load_questions(path, split="train")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"match": "some"}, "match"),
+        ({"type": "yesno"}, "type"),
+        ({"answers": "2185.8万"}, "answers"),
+        ({"answers": []}, "answers"),
+        ({"evidence": ["太短"]}, "evidence"),
+        ({"doc": None}, "doc"),
+        ({"doc": 3}, "doc"),
+        ({"split": "train"}, "split"),
+        ({"id": "7"}, "id"),
+        ({"type": "unanswerable"}, "answers"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_loader_names_line_and_field(tmp_path, change, field):
+    bad = {**GOOD, "id": "q002", **change}
+    path = _write(tmp_path, GOOD, bad)
+    with pytest.raises(ValueError, match=rf"q\.jsonl:2: field '{field}'"):
+        load_questions(path)
+
+
+def test_loader_rejects_missing_field_bad_json_and_duplicates(tmp_path):
+    no_split = {k: v for k, v in GOOD.items() if k != "split"}
+    with pytest.raises(ValueError, match=r":1: field 'split': missing"):
+        load_questions(_write(tmp_path, no_split))
+    with pytest.raises(ValueError, match=r":2: field '<line>': invalid JSON"):
+        load_questions(_write(tmp_path, GOOD, "{not json"))
+    with pytest.raises(ValueError, match=r":2: field 'id': duplicate"):
+        load_questions(_write(tmp_path, GOOD, GOOD))
