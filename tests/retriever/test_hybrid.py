@@ -1,0 +1,111 @@
+"""The hybrid search component: validation, modes, top_k, filters, preference, dedupe, rerank."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from corpus.chunking import ChunkerSettings
+from corpus.errors import BadQueryError
+from retriever import index as index_store
+from retriever.filters import ReportFilter
+from retriever.hybrid import HybridRetriever, RetrieverSettings
+from retriever.lc_adapter import PlanQARetriever
+
+
+@pytest.fixture()
+def retriever(tiny_corpus, tmp_path, embedder, tokenizer) -> HybridRetriever:
+    index_store.build(tiny_corpus, tmp_path / "idx", embedder, tokenizer, ChunkerSettings(max_chars=60, min_chars=10))
+    return HybridRetriever(index_store.load(tmp_path / "idx"), embedder, tokenizer)
+
+
+class TestRetrieverSettings:
+    def test_defaults(self):
+        s = RetrieverSettings()
+        assert s.mode == "hybrid" and s.top_k > 0 and s.candidates >= s.top_k
+
+    @pytest.mark.parametrize(
+        "kwargs", [{"top_k": 0}, {"mode": "fuzzy"}, {"bm25_weight": -1}, {"rrf_k": 0}, {"candidates": 1}]
+    )
+    def test_invalid(self, kwargs):
+        with pytest.raises(ValueError):
+            RetrieverSettings(**kwargs)
+
+    def test_round_trip(self):
+        s = RetrieverSettings(top_k=7, bm25_weight=0.5)
+        assert RetrieverSettings.from_dict(s.to_dict()) == s
+
+
+class TestHybridRetriever:
+    def test_finds_the_fact_in_every_mode(self, retriever):
+        for mode in ("hybrid", "bm25", "dense"):
+            hits = retriever.run("北京常住人口有多少？", top_k=2, mode=mode)
+            assert "2185.8万人" in hits[0].chunk.text, mode
+
+    def test_top_k_exact_ranks_and_scores_descend(self, retriever):
+        hits = retriever.run("森林覆盖率和轨道交通", top_k=3)
+        assert len(hits) == 3
+        assert [h.rank for h in hits] == [1, 2, 3]
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+        assert all(h.dense_score is not None or h.bm25_score is not None for h in hits)
+
+    @pytest.mark.parametrize("query", ["", "   \n"])
+    def test_empty_query(self, retriever, query):
+        with pytest.raises(BadQueryError, match="empty"):
+            retriever.run(query)
+
+    def test_bad_k_mode_and_report(self, retriever):
+        with pytest.raises(BadQueryError, match="-k"):
+            retriever.run("人口", top_k=0)
+        with pytest.raises(BadQueryError, match="mode"):
+            retriever.run("人口", mode="fuzzy")
+        with pytest.raises(BadQueryError, match="Unknown report id"):
+            retriever.run("人口", filters=ReportFilter(doc_ids=frozenset({"nope"})))
+
+    def test_filters_restrict_reports(self, retriever):
+        hits = retriever.run("森林覆盖率", top_k=5, filters=ReportFilter(doc_ids=frozenset({"population"})))
+        assert hits and {h.chunk.doc_id for h in hits} == {"population"}
+        hits = retriever.run("人口", filters=ReportFilter(years=frozenset({2024})))
+        assert {h.chunk.year for h in hits} == {2024}
+
+    def test_named_report_is_preferred(self, retriever):
+        plain = retriever.run("世界遗产", top_k=1)
+        named = retriever.run("交通年报里的世界遗产", top_k=1)
+        assert plain[0].chunk.doc_id == "population"
+        assert named[0].chunk.doc_id == "transport"
+
+    def test_no_near_duplicates_returned(self, retriever):
+        hits = retriever.run("生态 交通 人口 文化", top_k=10)
+        spans = [(h.chunk.doc_id, h.chunk.char_start, h.chunk.char_end) for h in hits]
+        for i, (doc_a, s_a, e_a) in enumerate(spans):
+            for doc_b, s_b, e_b in spans[i + 1 :]:
+                if doc_a == doc_b:
+                    shared = min(e_a, e_b) - max(s_a, s_b)
+                    assert shared <= 0.5 * min(e_a - s_a, e_b - s_b)
+
+    def test_long_query_is_truncated_with_a_warning(self, retriever, caplog):
+        with caplog.at_level(logging.WARNING):
+            hits = retriever.run("常住人口" * 2500, top_k=2)
+        assert hits and "characters long" in caplog.text
+
+    def test_reranker_reorders(self, retriever):
+        class PreferForests:
+            def score(self, query, passages):
+                return [1.0 if "森林" in p else 0.0 for p in passages]
+
+        retriever.reranker = PreferForests()
+        hits = retriever.run("北京常住人口", top_k=2)
+        assert "森林" in hits[0].chunk.text and hits[0].rerank_score == 1.0
+        assert len(hits) == 2
+
+
+def test_langchain_adapter_returns_documents_with_metadata(retriever):
+    lc = PlanQARetriever(retriever=retriever, k=2)
+    docs = lc.invoke("中轴线申遗")
+    assert len(docs) == 2
+    top = docs[0]
+    assert "中轴线" in top.page_content
+    assert top.metadata["doc_id"] == "population"
+    assert top.metadata["title"] == "人口与文化年报（2023年度）"
+    assert top.metadata["chunk_id"] == top.id and top.metadata["line_start"] >= 1
