@@ -13,6 +13,7 @@ _SENTENCE_ENDERS = "。！？；!?;"
 _CLOSERS = "”’」』）)】》\"'"
 _CN_NUM = "一二三四五六七八九十百零〇两"
 MAX_HEADING_CHARS = 40
+UNMARKED_HEADING_LEVEL = 7
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ _NUMBERED_ITEM = re.compile(r"^\s*(?:\d{1,2}\s*[.、．](?!\d)|[（(]\d{1,2}[）
 def detect_heading(line: str) -> int | None:
     """Heading level of a line (1 = 篇, 2 = 章, 3 = 节, 4 = 一、, 5 = （一）, 6 = 1./（1）), or None.
 
-    A Markdown `#` line without a Chinese marker gets its `#` count. Long lines and lines that end
-    a sentence are paragraphs even when they start with a marker.
+    A Markdown `#` line without a Chinese marker gets level 7. Long lines and lines that end a
+    sentence are paragraphs even when they start with a marker.
     """
     s = line.strip()
     md = re.match(r"^(#{1,6})\s*", s)
@@ -73,7 +74,9 @@ def detect_heading(line: str) -> int | None:
     for pattern, level in _LEVEL_PATTERNS:
         if pattern.match(body):
             return level
-    return len(md.group(1)) if md else None
+    # Markdown levels in converted files are unreliable (`### 专栏` next to `## 第一章`): a `#` line
+    # without a Chinese marker ranks below every marked level, so it never replaces a chapter.
+    return UNMARKED_HEADING_LEVEL if md else None
 
 
 def heading_title(line: str) -> str:
@@ -176,6 +179,19 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
 
 
+def _sibling_is_paragraph(levels: list[int | None], marked: list[bool], i: int) -> bool:
+    """`4、建立跨` after `3、破除阻碍…。` (a long item) is the next list item, not a heading."""
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(levels):
+            if levels[j] is not None and not marked[j]:
+                break  # another heading: no sibling in this section
+            if marked[j]:
+                return levels[j] is None
+            j += step
+    return False
+
+
 def _units(text: str, max_chars: int) -> list[_Unit]:
     lines = _line_spans(text)
     levels = [detect_heading(text[s:e]) for s, e in lines]
@@ -184,8 +200,13 @@ def _units(text: str, max_chars: int) -> list[_Unit]:
         lv == 6 and bool(_NUMBERED_ITEM.match(text[s:e]))
         for lv, (s, e) in zip(levels, lines, strict=True)
     ]
+    marked = [bool(_NUMBERED_ITEM.match(text[s:e])) for s, e in lines]
     for i, is_num in enumerate(numbered):
-        if is_num and ((i > 0 and numbered[i - 1]) or (i + 1 < len(numbered) and numbered[i + 1])):
+        if is_num and (
+            (i > 0 and numbered[i - 1])
+            or (i + 1 < len(numbered) and numbered[i + 1])
+            or _sibling_is_paragraph(levels, marked, i)
+        ):
             levels[i] = None
 
     units: list[_Unit] = []

@@ -477,11 +477,14 @@ def _attach_section_numbers(blocks: list[list[MappedText]]) -> list[list[MappedT
         block = blocks[i]
         if len(block) == 1 and re.fullmatch(r"\s*0[1-9]\s*", block[0].text):
             nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            body = blocks[i + 2] if i + 2 < len(blocks) else []
             if (
                 nxt
                 and _is_title_block(nxt)
                 and not _looks_like_heading(nxt[0].text)
                 and not nxt[0].text.strip()[:1].isdigit()
+                # a section title is followed by its text, not by another label
+                and any(c in SENTENCE_PUNCT for line in body for c in line.text)
             ):
                 title = MappedText.join(line.strip() for line in nxt)
                 out.append([MappedText.join([block[0].strip(), title], sep=" ")])
@@ -519,7 +522,7 @@ def _join_wrapped_lines(block: list[MappedText]) -> list[MappedText]:
     out: list[MappedText] = []
     prev_ended = True
     for line in block:
-        line = line.strip()
+        line = _strip_paragraph(line)
         if out and _joins_next(out[-1].text, line.text, prev_ended):
             out[-1] = MappedText.join([out[-1], line])
             continue
@@ -554,11 +557,17 @@ def _page_break_inside_sentence(prev: Sequence[MappedText], block: Sequence[Mapp
     first = block[0].text
     if not last or _ends_sentence(last) or last[-1] in CLOSERS or is_table_row(last):
         return False
+    if not first.strip() or _starts_block(first):
+        return False
+    if _MD_HEADING.match(last):
+        return False
     if _looks_like_heading(last) or (_HEADING_MARK.match(last) and len(last) <= 40):
-        # A numbered title cut by a page break (`2.发挥…创新引领、传` / `播交流…发展`) continues
-        # into a short unpunctuated line; its body starts after that.
+        # A long numbered title cut by a page break (`2.发挥…创新引领、传` / `播交流…发展`)
+        # continues into a short unpunctuated line; its body starts after that.
         return (
-            len(block) == 1
+            bool(_LIST_ITEM.match(last))
+            and len(last) >= 20
+            and len(block) == 1
             and len(first.strip()) <= 30
             and not any(c in SENTENCE_PUNCT for c in first)
         )
@@ -577,13 +586,15 @@ def _page_break_inside_sentence(prev: Sequence[MappedText], block: Sequence[Mapp
 def _fix_spacing(mt: MappedText) -> MappedText:
     # `2185.8 万`, `6% 以上`, `2023 年`: figures belong to their units.
     # (`01 人口规模…` keeps its space: a section number, not a figure.)
-    mt = mt.sub(rf"(?<!^0\d)(?<=\d)[ \t]+(?=[{CJK}%％‰℃])", "", flags=re.MULTILINE)
-    mt = mt.sub(rf"(?<=[{CJK}])[ \t]+(?=\d)", "")
-    mt = mt.sub(r"(?<=[\d.])[ \t]+(?=%)", "")
+    # Tabs separate table cells and are never touched.
+    mt = mt.sub(rf"(?<!^0\d)(?<=\d) +(?=[{CJK}%％‰℃])", "", flags=re.MULTILINE)
+    mt = mt.sub(rf"(?<=[{CJK}]) +(?=\d)", "")
+    mt = mt.sub(r"(?<=[\d.]) +(?=%)", "")
+    mt = mt.sub(rf"(?<=\d[%％‰]) +(?=[{CJK}])", "")
     # Spaces glued to full-width punctuation are layout residue (`定位， 保障`).
-    mt = mt.sub(r"(?<=[，。；：、！？》”）])[ \t]+(?=\S)", "")
-    mt = mt.sub(r"(?<=\S)[ \t]+(?=[，。；：、！？《“（）])", "")
-    mt = mt.sub(r"[ \t]{2,}(?=\S)", " ")
+    mt = mt.sub(r"(?<=[，。；：、！？》”）]) +(?=\S)", "")
+    mt = mt.sub(r"(?<=\S) +(?=[，。；：、！？《“（）])", "")
+    mt = mt.sub(r" {2,}(?=\S)", " ")
     return mt
 
 
@@ -604,8 +615,13 @@ def clean_report_text(raw: str) -> tuple[str, tuple[int, ...]]:
     blocks = _join_across_blanks(blocks)
     blocks = [_join_wrapped_lines(block) for block in blocks]
     paragraphs = [line for block in blocks for line in block if line.text.strip()]
-    cleaned = MappedText.join((_fix_spacing(p.strip()) for p in paragraphs), sep="\n")
+    cleaned = MappedText.join((_fix_spacing(_strip_paragraph(p)) for p in paragraphs), sep="\n")
     return cleaned.text, cleaned.lines
+
+
+def _strip_paragraph(p: MappedText) -> MappedText:
+    # A table row's leading tab is an empty first cell; keep it.
+    return p.rstrip().sub(r"^[ \u3000]+", "") if is_table_row(p.text) else p.strip()
 
 
 def _split_lines(mt: MappedText) -> list[MappedText]:
