@@ -6,13 +6,12 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 
-from corpus.cleaning import is_table_row
+from corpus.cleaning import MAX_HEADING_CHARS, is_table_row
 from corpus.models import Chunk, Report
 
 _SENTENCE_ENDERS = "。！？；!?;"
 _CLOSERS = "”’」』）)】》\"'"
 _CN_NUM = "一二三四五六七八九十百零〇两"
-MAX_HEADING_CHARS = 40
 UNMARKED_HEADING_LEVEL = 7
 
 

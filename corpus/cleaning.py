@@ -18,6 +18,7 @@ CLAUSE_PUNCT = SENTENCE_PUNCT + "，,、：:"
 CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CN_NUM = "一二三四五六七八九十百零〇两"
+MAX_HEADING_CHARS = 50  # a longer line is a paragraph even if it starts like a heading
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def is_table_row(line: str) -> bool:
 
 def _looks_like_heading(line: str) -> bool:
     s = line.strip()
-    if not s or len(s) > 40 or s[-1] in SENTENCE_PUNCT:
+    if not s or len(s) > MAX_HEADING_CHARS or s[-1] in SENTENCE_PUNCT:
         return False
     return bool(_MD_HEADING.match(s) or _HEADING_MARK.match(s))
 
@@ -536,20 +537,23 @@ def _join_wrapped_lines(block: list[MappedText]) -> list[MappedText]:
 def _join_across_blanks(blocks: list[list[MappedText]]) -> list[list[MappedText]]:
     """Join a block to the next when a page break (blank line) fell inside a sentence."""
     out: list[list[MappedText]] = []
-    closed = False  # the last block is a finished title: nothing runs on into it
     for block in blocks:
-        if out and not closed and _page_break_inside_sentence(out[-1], block):
+        if out and _page_break_inside_sentence(out[-1], block):
             prev = out[-1]
-            closed = _looks_like_heading(prev[-1].text)
             out[-1] = [
                 *prev[:-1],
                 MappedText.join([prev[-1].rstrip(), block[0].lstrip()]),
                 *block[1:],
             ]
             continue
-        closed = False
         out.append(block)
     return out
+
+
+def _is_term_item(s: str) -> bool:
+    """`6.多圈：推动形成…` is a list item explaining a term (it runs on), not a numbered title."""
+    m = _LIST_ITEM.match(s)
+    return bool(m) and bool(re.search(r"[：:].{2,}", s[m.end() :]))
 
 
 def _page_break_inside_sentence(prev: Sequence[MappedText], block: Sequence[MappedText]) -> bool:
@@ -559,22 +563,12 @@ def _page_break_inside_sentence(prev: Sequence[MappedText], block: Sequence[Mapp
         return False
     if not first.strip() or _starts_block(first):
         return False
-    if _MD_HEADING.match(last):
+    if _looks_like_heading(last) and not _is_term_item(last):
         return False
-    if _looks_like_heading(last) or (_HEADING_MARK.match(last) and len(last) <= 40):
-        # A long numbered title cut by a page break (`2.发挥…创新引领、传` / `播交流…发展`)
-        # continues into a short unpunctuated line; its body starts after that.
-        return (
-            bool(_LIST_ITEM.match(last))
-            and len(last) >= 20
-            and len(block) == 1
-            and len(first.strip()) <= 30
-            and not any(c in SENTENCE_PUNCT for c in first)
-        )
     # Titles, labels and figures end without punctuation too; they are not cut sentences.
     if _is_title_block(prev) or _is_title_like(last):
         return False
-    if not first.strip() or first[:1].isspace() or _starts_block(first):
+    if first[:1].isspace():
         return False
     # The continuation finishes the sentence: its block holds a sentence end.
     return any(c in SENTENCE_PUNCT for c in "".join(line.text for line in block))
