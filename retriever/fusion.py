@@ -56,3 +56,25 @@ def is_near_duplicate(
     if not grams_a or not grams_b:
         return a_text.strip() == b_text.strip()
     return len(grams_a & grams_b) / len(grams_a | grams_b) >= jaccard
+
+
+def fuse_scores(
+    scores: Mapping[str, Mapping[int, float]],
+    weights: Mapping[str, float],
+) -> list[tuple[int, float]]:
+    """Weighted sum of per-retriever scores, each min-max scaled to [0, 1] over its candidates.
+
+    A candidate missing from one retriever's list gets 0 from it. Unlike RRF this keeps how far
+    ahead a clear BM25 winner is, so a noisy dense rank cannot overturn it on its own.
+    """
+    fused: dict[int, float] = {}
+    for name, by_doc in scores.items():
+        weight = float(weights.get(name, 1.0))
+        if weight == 0 or not by_doc:
+            continue
+        low, high = min(by_doc.values()), max(by_doc.values())
+        span = high - low
+        for doc, value in by_doc.items():
+            scaled = (value - low) / span if span > 0 else 1.0
+            fused[doc] = fused.get(doc, 0.0) + weight * scaled
+    return sorted(fused.items(), key=lambda item: -item[1])

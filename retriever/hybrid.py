@@ -11,7 +11,7 @@ from corpus.errors import BadQueryError
 from embeddings.base import Embedder
 from embeddings.vector_index import search as dense_search
 from retriever.filters import ReportFilter, named_reports
-from retriever.fusion import fuse_rrf, is_near_duplicate
+from retriever.fusion import fuse_rrf, fuse_scores, is_near_duplicate
 from retriever.index import LoadedIndex
 from retriever.models import Hit
 from retriever.rerank import Reranker
@@ -20,6 +20,7 @@ from retriever.tokenizer import ChineseTokenizer
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("rrf", "score")
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,15 @@ class RetrieverSettings:
     mode: str = "hybrid"
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
+    # Score fusion with a light dense weight won on the dev split (bench/tune_retrieval.py):
+    # the 4-bit e5-small is a good tie-breaker but a noisy ranker on its own, and RRF gave its
+    # noisy ranks as much say as BM25's.
+    fusion: str = "score"  # "score" (min-max scaled score sum) or "rrf" (rank based)
     bm25_weight: float = 1.0
-    dense_weight: float = 1.0
+    dense_weight: float = 0.15
     rrf_k: int = 60
-    # Extra RRF mass for chunks of a report the question names ("2023年度读本里…").
-    prefer_weight: float = 1.0
+    # Extra weight for chunks of a report the question names ("2023年度读本里…").
+    prefer_weight: float = 0.3
     dedupe: bool = True
 
     def __post_init__(self) -> None:
@@ -45,6 +50,8 @@ class RetrieverSettings:
             raise ValueError(f"candidates ({self.candidates}) must be >= top_k ({self.top_k})")
         if self.bm25_weight < 0 or self.dense_weight < 0 or self.prefer_weight < 0:
             raise ValueError("weights must be >= 0")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if self.rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {self.rrf_k}")
 
@@ -147,16 +154,25 @@ class HybridRetriever:
         else:
             weights = {"bm25": s.bm25_weight, "dense": s.dense_weight}
             named = named_reports(query, self.index.catalog) if prefer_named else frozenset()
-            if named and s.prefer_weight > 0:
-                pool = list(dict.fromkeys(rankings.get("bm25", []) + rankings.get("dense", [])))
-                # Named-report chunks, in the order of their best single-retriever rank.
-                best = _best_rank(rankings)
-                preferred = sorted(
-                    (i for i in pool if chunks[i].doc_id in named), key=lambda i: best[i]
-                )
-                rankings["named"] = preferred
-                weights["named"] = s.prefer_weight
-            ordered = fuse_rrf(rankings, weights, k=s.rrf_k)
+            if s.fusion == "rrf":
+                if named and s.prefer_weight > 0:
+                    pool = list(dict.fromkeys(rankings["bm25"] + rankings["dense"]))
+                    # Named-report chunks, in the order of their best single-retriever rank.
+                    best = _best_rank(rankings)
+                    rankings["named"] = sorted(
+                        (i for i in pool if chunks[i].doc_id in named), key=lambda i: best[i]
+                    )
+                    weights["named"] = s.prefer_weight
+                ordered = fuse_rrf(rankings, weights, k=s.rrf_k)
+            else:
+                per_source: dict[str, dict[int, float]] = {"bm25": bm25_scores, "dense": dense_scores}
+                if named and s.prefer_weight > 0:
+                    pool = set(bm25_scores) | set(dense_scores)
+                    per_source["named"] = {
+                        i: (1.0 if chunks[i].doc_id in named else 0.0) for i in pool
+                    }
+                    weights["named"] = s.prefer_weight
+                ordered = fuse_scores(per_source, weights)
 
         if s.dedupe:
             ordered = self._dedupe(ordered, limit=top_k if self.reranker is None else depth)

@@ -33,7 +33,7 @@ def test_index_then_noop_then_search(env, capsys):
     assert "《人口与文化年报（2023年度）》" in out and "2185.8万人" in out
     assert "b_population" not in out  # a title, never a file name
 
-    assert main(["search", "北京常住人口是多少", "-k", "3", "--json", "--mode", "bm25"]) == 0
+    assert main(["search", "北京常住人口是多少", "-k", "3", "--json", "--mode", "dense"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert len(hits) == 3 and {"chunk_id", "doc_id", "title", "section", "score", "text"} <= set(hits[0])
 
