@@ -67,6 +67,23 @@ def test_every_evidence_is_in_its_report(questions):
     assert not missing, missing
 
 
+def test_every_evidence_survives_cleaning(questions):
+    """Evidence must be findable in the text PlanQA indexes, or the benchmark would score
+    extraction artefacts (`PM_{2.5}`, `$\\geq 400$`) instead of retrieval."""
+    from corpus.reading import load_reports
+
+    cleaned = {
+        r.entry.file: normalize_for_match(r.text) for r in load_reports(REPORTS)
+    }
+    missing = [
+        (q.id, ev)
+        for q in questions
+        for ev in q.evidence
+        if not any(normalize_for_match(ev) in cleaned[name] for name in q.docs)
+    ]
+    assert not missing, missing
+
+
 def test_every_answer_is_in_evidence_or_report(questions):
     missing = []
     for q in questions:
