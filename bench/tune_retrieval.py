@@ -65,9 +65,9 @@ def main() -> int:
     tokenizer = ChineseTokenizer()
     grid = {
         "fusion": ["rrf", "score"],
-        "dense_weight": [0.0, 0.15, 0.3, 0.5, 1.0],
+        "dense_weight": [0.0, 0.15, 0.25, 0.35, 0.5, 1.0],
         "rrf_k": [10, 60],
-        "prefer_weight": [0.0, 0.2, 0.5, 1.0],
+        "prefer_weight": [0.0, 0.3, 1.0],
     }
     targets: list[tuple[str, Path]] = []
     if args.chunk_sizes:
