@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_search.add_argument("--batch", type=Path, help="JSONL file of {id, question}; needs --json")
     p_search.add_argument("--index", type=Path, help="index folder")
     p_search.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
+    p_search.add_argument("--embedder", help="the embedder the index was built with")
 
     p_info = sub.add_parser("info", help="what is indexed")
     p_info.add_argument("--index", type=Path, help="index folder")
@@ -65,11 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # Our own handler on the current stderr (not basicConfig, which does nothing when logging
+    # is already configured, e.g. when main() is called from another program).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return _dispatch(parser, args)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     settings = Settings.from_env().with_overrides(
         corpus_dir=getattr(args, "corpus", None),
         index_dir=getattr(args, "index", None),

@@ -40,17 +40,17 @@ def is_near_duplicate(
     overlap_ratio: float = 0.5,
     jaccard: float = 0.85,
 ) -> bool:
-    """Same report and mostly the same characters, or (any report) nearly the same wording.
+    """Is candidate `a` mostly already shown by `b`: the same report and most of a's characters
+    inside b's span, or (any report) nearly the same wording?
 
     Spans are (doc_id, char_start, char_end). Neighbouring chunks share one sentence of
-    overlap; that alone does not make them duplicates.
+    overlap; that alone does not make them duplicates, even when the neighbour is short.
     """
     doc_a, start_a, end_a = a_span
     doc_b, start_b, end_b = b_span
     if doc_a == doc_b:
         shared = min(end_a, end_b) - max(start_a, start_b)
-        shorter = max(1, min(end_a - start_a, end_b - start_b))
-        if shared / shorter > overlap_ratio:
+        if shared / max(1, end_a - start_a) > overlap_ratio:
             return True
     grams_a, grams_b = char_bigrams(a_text), char_bigrams(b_text)
     if not grams_a or not grams_b:

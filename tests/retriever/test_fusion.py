@@ -22,4 +22,7 @@ def test_near_duplicates():
     text = "2023年末全市常住人口2185.8万人，较上年末增加1.5万人。"
     assert is_near_duplicate(("a", 0, 100), ("a", 10, 110), "x", "y")  # mostly the same span
     assert not is_near_duplicate(("a", 0, 100), ("a", 90, 190), "甲乙丙丁", "戊己庚辛")
+    # A long candidate is not hidden by a short neighbour that repeats its last sentence.
+    assert not is_near_duplicate(("a", 0, 60), ("a", 40, 75), "甲乙丙丁", "戊己庚辛")
+    assert is_near_duplicate(("a", 40, 75), ("a", 0, 60), "甲乙丙丁", "戊己庚辛")
     assert is_near_duplicate(("a", 0, 10), ("b", 0, 10), text, text + " ")  # same words elsewhere
