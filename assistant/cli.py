@@ -26,12 +26,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but bad usage exits with code 2 and one readable line (argparse's own code)."""
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="planqa", description="PlanQA (京规问答): search Beijing planning reports.")
+    parser = argparse.ArgumentParser(prog="planqa", description="PlanQA (京规问答): search Beijing planning reports.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -82,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    settings = Settings.from_env().with_overrides(
+    try:
+        settings = Settings.from_env()
+    except PlanQAError as exc:
+        print(f"planqa: {exc}", file=sys.stderr)
+        return exc.exit_code
+    settings = settings.with_overrides(
         corpus_dir=getattr(args, "corpus", None),
         index_dir=getattr(args, "index", None),
         embedder=getattr(args, "embedder", None),

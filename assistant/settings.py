@@ -9,6 +9,7 @@ from pathlib import Path
 
 import corpus
 from corpus.chunking import ChunkerSettings
+from corpus.errors import PlanQAError
 from embeddings.base import DEFAULT_EMBEDDER
 from retriever.hybrid import RetrieverSettings
 
@@ -46,8 +47,14 @@ class Settings:
         if env.get("PLANQA_RERANKER"):
             settings = replace(settings, reranker=env["PLANQA_RERANKER"])
         if env.get("PLANQA_CHUNK_SIZE"):
-            size = int(env["PLANQA_CHUNK_SIZE"])
-            settings = replace(settings, chunker=replace(settings.chunker, max_chars=size))
+            raw = env["PLANQA_CHUNK_SIZE"]
+            try:
+                chunker = replace(settings.chunker, max_chars=int(raw))
+            except ValueError as exc:
+                raise PlanQAError(
+                    f"PLANQA_CHUNK_SIZE must be a whole number of characters (e.g. 400), got {raw!r}."
+                ) from exc
+            settings = replace(settings, chunker=chunker)
         return settings
 
     def with_overrides(self, **changes: object) -> Settings:

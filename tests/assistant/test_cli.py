@@ -119,3 +119,10 @@ def test_killed_index_run_leaves_a_usable_index(env, tiny_corpus):
         proc.wait()
         loaded = index_store.load(env / "idx")
         assert len(loaded.chunks) == loaded.vectors.ntotal > 0
+
+
+def test_bad_setting_in_environment_is_a_plain_error(env, monkeypatch, capsys):
+    monkeypatch.setenv("PLANQA_CHUNK_SIZE", "big")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert "PLANQA_CHUNK_SIZE" in err and "Traceback" not in err
