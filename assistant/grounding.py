@@ -1,0 +1,495 @@
+"""Check an answer against its passages: citation markers, figures, sentence support, quotes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.models import REFUSAL
+
+REFUSAL_STEM = REFUSAL.rstrip("。")
+
+# Units a figure carries when written right after its number. Longest first, so that
+# `2.7万平方公里` keeps its whole unit and `3个百分点` is not read as `3个`.
+_UNIT_WORDS = (
+    "万平方公里 平方公里 平方千米 万平方米 平方米 万亩 亩 万公顷 公顷 万千瓦时 千瓦时 万千瓦 千瓦 "
+    "千米 公里 米 km 万亿元 亿元 万元 元 亿人次 万人次 人次 亿人 万人 人 万名 名 万户 户 万套 套 "
+    "万家 家 万个 个百分点 百分点 个月 个 万辆 辆 万吨 吨 微克/立方米 万立方米 亿立方米 立方米 "
+    "万座 座 条 处 所 项 张 台 栋 万株 株 % ‰ 倍 岁 年 月 日 天 小时 分钟 万 亿"
+).split()
+_UNIT = "|".join(re.escape(u) for u in sorted(_UNIT_WORDS, key=len, reverse=True))
+_NUMBER = r"\d+(?:\.\d+)?"
+# A figure starts at a whole number: not inside a longer number or after a decimal point.
+_FIGURE = re.compile(rf"(?<![\d.])(?:\d{{1,2}}月\d{{1,2}}日|{_NUMBER}(?:{_UNIT})?)")
+_FIGURE_PARTS = re.compile(rf"({_NUMBER})(.*)", re.DOTALL)
+_RANGE_DASH = re.compile(rf"[-–—~～至到]({_NUMBER})")
+
+# Citation markers the model writes: [1] ［1］ 【1】 [^1] [1,3] [1、3] [1-3] [ID:1] [来源1] …
+_MARKER = re.compile(
+    r"\^?[\[［【]\s*\^?\s*"
+    r"(?:(?:ID|id|来源|段落|资料|文段|片段|材料|passage|Passage|source|Source)\s*[:：]?\s*)?"
+    r"(\d{1,3}(?:\s*(?:[,，、;；/]|[-–—~～]|\s)\s*\d{1,3})*)"
+    r"\s*[\]］】]"
+)
+_CANON_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER_RUN = re.compile(r"(?:\[\d+\])+")
+# Output cut off in the middle of a marker: `…44.9%[`.
+_DANGLING_MARKER = re.compile(r"\^?[\[［【]\^?\s*\d{0,3}\s*$")
+# List enumerators (`1.` `2、` `（3）` at a line start) are not figures of the answer.
+_ENUMERATOR = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[）)])")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+_SENTENCE_END = "。！？；!?;"
+_CLOSERS = "”’」』）)》"
+# A sentence ends at end punctuation (with closing quotes and the markers that follow it)
+# or at a line end.
+_ANSWER_SENTENCE = re.compile(
+    rf"[^{_SENTENCE_END}\n]*(?:[{_SENTENCE_END}]+[{_CLOSERS}]*(?:[ \t]*\[\d+\])*|\n|$)"
+)
+_PASSAGE_SENTENCE = re.compile(rf"[^{_SENTENCE_END}\n]*(?:[{_SENTENCE_END}]+[{_CLOSERS}]*|\n|$)")
+# "根据报告，" "据《读本》：" open a sentence without stating anything.
+_LEAD_IN = re.compile(r"^\s*(?:根据|据|依据|按照)[^，,：:。]{0,15}[，,：:]")
+_NOT_CONTENT = re.compile(r"[^\w%.]|_")
+# A sentence with fewer content characters than this (and no figure) is a connective, not a claim.
+_MIN_CLAIM_CHARS = 4
+
+
+# ---------------------------------------------------------------- figures
+
+
+def normalize_figure(text: str) -> str:
+    """One figure in comparable form: NFKC, no spaces, `％`→`%`, no thousands separators.
+
+    `44.9 ％` → `44.9%`, `2.7 万平方公里` → `2.7万平方公里`, `1,800亿元` → `1800亿元`.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"\s+", "", text)
+    return _THOUSANDS.sub("", text)
+
+
+@lru_cache(maxsize=512)
+def _normalize_text(text: str) -> str:
+    """Running text in comparable form; whitespace between two digits stays (table cells)."""
+    text = _THOUSANDS.sub("", text)  # before NFKC: a full-width `，` is a clause break, not this
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"(?<=\d)\s+(?=\d)", " ", text)
+    return re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", text)
+
+
+def strip_markers(text: str) -> str:
+    """`text` without citation markers of any style."""
+    return _DANGLING_MARKER.sub("", _MARKER.sub("", text))
+
+
+def extract_figures(text: str) -> list[str]:
+    """Every figure of `text`, normalised, with its unit when attached; deduplicated in order.
+
+    `44.9%`, `2185.8万人`, `2.7万平方公里`, `2035年`, `12月25日`, `836公里`, `1.5`. Citation
+    markers and list enumerators (`1.`, `（2）`) are not figures. Only Arabic digits count:
+    Chinese numerals (`三城一区`, `一核两翼`) are names far more often than quantities here.
+    """
+    text = _ENUMERATOR.sub(" ", strip_markers(text))
+    figures: list[str] = []
+    for match in _FIGURE.finditer(_normalize_text(text)):
+        figure = match.group(0)
+        if figure not in figures:
+            figures.append(figure)
+    return figures
+
+
+def _split_figure(figure: str) -> tuple[str, str]:
+    m = _FIGURE_PARTS.fullmatch(figure)
+    return (m.group(1), m.group(2)) if m else ("", figure)
+
+
+def _units_agree(a: str, b: str) -> bool:
+    # `2185.8万` names the same quantity as `2185.8万人`; `836公里` and `836米` do not.
+    # A date (`12月25日`) must be stated in full: `12月` is not that day.
+    if any(c.isdigit() for c in a + b):
+        return a == b or not a or not b
+    return a.startswith(b) or b.startswith(a)
+
+
+def figure_in_text(figure: str, text: str) -> bool:
+    """Does `text` state `figure`: its number as a whole number, with an agreeing unit?
+
+    `2185.8万` is in `2185.8 万人`; `45%` is not in `44.9%`; `44.9%` is not in `144.9%`;
+    `5` is not in `2185.8`; `2035年` is in `（2016年—2035年）` and `2023—2035年` (a range's
+    unit belongs to both ends). A number the passage writes without a unit (a table cell)
+    counts only when it is distinctive: a decimal or three digits or more.
+    """
+    figure = normalize_figure(figure)
+    number, unit = _split_figure(figure)
+    haystack = _normalize_text(text)
+    if not number:
+        return bool(figure) and figure in haystack
+    for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", haystack):
+        stated = _FIGURE.match(haystack, m.start())
+        stated_unit = stated.group(0)[len(number) :] if stated else ""
+        if not stated_unit:
+            ranged = _RANGE_DASH.match(haystack, m.end())
+            if ranged:
+                end = _FIGURE.match(haystack, ranged.start(1))
+                stated_unit = end.group(0)[len(ranged.group(1)) :] if end else ""
+        if stated_unit:
+            if _units_agree(unit, stated_unit):
+                return True
+        elif not unit or "." in number or len(number) >= 3:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- sentences and overlap
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each sentence of `text`, surrounding whitespace excluded.
+
+    A sentence ends at `。！？；` (with the closing quotes after it) or at a line end.
+    """
+    spans: list[tuple[int, int]] = []
+    for m in _PASSAGE_SENTENCE.finditer(text):
+        start, end = m.start(), m.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _content(text: str) -> str:
+    return _NOT_CONTENT.sub("", unicodedata.normalize("NFKC", strip_markers(text)).lower())
+
+
+@lru_cache(maxsize=512)
+def _bigrams(text: str) -> frozenset[str]:
+    content = _content(text)
+    if len(content) == 1:
+        return frozenset([content])
+    return frozenset(content[i : i + 2] for i in range(len(content) - 1))
+
+
+def _claim_of(sentence: str) -> str:
+    """The part of a sentence that states something: no markers, no `根据报告，` lead-in."""
+    return _LEAD_IN.sub("", strip_markers(sentence), count=1).strip()
+
+
+def _is_claim(claim: str, figures: Sequence[str]) -> bool:
+    if figures:
+        return True
+    # `具体如下：` leads into the sentences that follow; it states nothing itself.
+    return len(_content(claim)) >= _MIN_CLAIM_CHARS and not claim.rstrip().endswith(("：", ":"))
+
+
+def support_overlap(claim: str, passages: Sequence[str]) -> float:
+    """Share of the claim's content character bigrams found in any of `passages`."""
+    mine = _bigrams(claim)
+    if not mine:
+        return 0.0
+    theirs: set[str] = set()
+    for p in passages:
+        theirs |= _bigrams(p)
+    return len(mine & theirs) / len(mine)
+
+
+# ---------------------------------------------------------------- citations
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer with the passages it cites (1-based, in order of first mention)."""
+
+    text: str  # as written, markers included (normalised to `[n]`)
+    start: int  # offsets into ParsedAnswer.text
+    end: int
+    cited: tuple[int, ...]
+
+    @property
+    def claim(self) -> str:
+        return _claim_of(self.text)
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    text: str  # markers normalised to `[n]`, those pointing to no passage removed
+    sentences: tuple[AnswerSentence, ...]
+    invalid_markers: tuple[int, ...]  # numbers cited that name no passage, in order of mention
+
+
+def _expand_marker_numbers(body: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,，、;；/\s]\s*", body.strip()):
+        bounds = re.split(r"\s*[-–—~～]\s*", part)
+        if len(bounds) == 2 and bounds[0] and bounds[1]:
+            lo, hi = int(bounds[0]), int(bounds[1])
+            # `[1-3]` is a range; a reversed or very long one is read as its two ends.
+            numbers.extend(range(lo, hi + 1) if 0 < hi - lo <= 10 else (lo, hi))
+        else:
+            numbers.extend(int(b) for b in bounds if b)
+    return numbers
+
+
+def _normalize_markers(answer: str, n_passages: int) -> tuple[str, tuple[int, ...]]:
+    invalid: list[int] = []
+
+    def canon(m: re.Match[str]) -> str:
+        kept: list[int] = []
+        for n in _expand_marker_numbers(m.group(1)):
+            if 1 <= n <= n_passages:
+                if n not in kept:
+                    kept.append(n)
+            elif n not in invalid:
+                invalid.append(n)
+        return "".join(f"[{n}]" for n in kept)
+
+    text = _MARKER.sub(canon, answer)
+    text = _DANGLING_MARKER.sub("", text)
+    # A marker hugs the text it cites: `44.9% [1]` → `44.9%[1]`.
+    text = re.sub(r"[ \t]+(?=\[\d+\])", "", text)
+
+    def dedupe_run(m: re.Match[str]) -> str:
+        seen = list(dict.fromkeys(_CANON_MARKER.findall(m.group(0))))
+        return "".join(f"[{n}]" for n in seen)
+
+    return _MARKER_RUN.sub(dedupe_run, text), tuple(invalid)
+
+
+def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
+    """Normalise every marker style to `[n]`, drop markers naming no passage, split sentences.
+
+    `【2】`, `［2］`, `[^2]`, `[ID:2]` → `[2]`; `[1,3]`, `[1、3]`, `[1][3]` → `[1][3]`; `[1-3]` →
+    `[1][2][3]`. Parentheses `(1)` are not read as markers: they are enumerators too often.
+    A marker right after the end punctuation belongs to the sentence before it, so
+    `…44.9%。[1]` and `…44.9%[1]。` both cite [1].
+    """
+    if n_passages < 0:
+        raise ValueError(f"n_passages must be >= 0, got {n_passages}")
+    text, invalid = _normalize_markers(answer, n_passages)
+    sentences: list[AnswerSentence] = []
+    for m in _ANSWER_SENTENCE.finditer(text):
+        start, end = m.start(), m.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end <= start:
+            continue
+        body = text[start:end]
+        cited = tuple(dict.fromkeys(int(n) for n in _CANON_MARKER.findall(body)))
+        sentences.append(AnswerSentence(text=body, start=start, end=end, cited=cited))
+    return ParsedAnswer(text=text, sentences=tuple(sentences), invalid_markers=invalid)
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What an answer claims against what its passages say, after repairing its citations."""
+
+    text: str  # repaired answer: markers `[n]`, invalid ones removed, citations repaired
+    refused: bool  # the answer is (or begins with) the refusal sentence; text is then REFUSAL
+    invalid_markers: tuple[int, ...]  # cited numbers that name no passage (removed from text)
+    cited: tuple[int, ...]  # sorted passage numbers the repaired text cites
+    ungrounded_figures: tuple[str, ...]  # figures not in any passage their sentence cites
+    unsupported_sentences: tuple[str, ...]  # claims (no markers) below the support threshold
+    repaired: bool  # text differs from the answer as given (surrounding whitespace aside)
+    grounded: bool  # not refused, cites something, every figure and sentence supported
+
+
+def _is_refusal(answer: str) -> bool:
+    head = answer.lstrip(" \t\n\"'“‘「*#>")
+    return head.startswith(REFUSAL_STEM)
+
+
+def _missing_figures(
+    figures: Sequence[str], cited: Sequence[int], passages: Sequence[str]
+) -> list[str]:
+    return [f for f in figures if not any(figure_in_text(f, passages[k - 1]) for k in cited)]
+
+
+def _recite_figures(
+    claim: str, figures: list[str], cited: list[int], passages: Sequence[str]
+) -> list[int]:
+    """Add the passages that hold the figures the cited ones lack; drop cited ones holding none."""
+    missing = _missing_figures(figures, cited, passages)
+    added: list[int] = []
+    while missing:
+        holders = {
+            k: sum(figure_in_text(f, passages[k - 1]) for f in missing)
+            for k in range(1, len(passages) + 1)
+            if k not in cited and k not in added
+        }
+        best = max(
+            holders,
+            key=lambda k: (holders[k], support_overlap(claim, [passages[k - 1]]), -k),
+            default=None,
+        )
+        if best is None or holders[best] == 0:
+            break  # never invent: a figure no passage states stays ungrounded
+        added.append(best)
+        missing = _missing_figures(missing, [best], passages)
+    if not added:
+        return cited
+    kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in figures)]
+    return kept + added
+
+
+def _cite_uncited(
+    claim: str, figures: list[str], passages: Sequence[str], threshold: float
+) -> list[int]:
+    """The best passage for a claim that cites none: most of its figures, then most overlap."""
+    scored = [
+        (sum(figure_in_text(f, p) for f in figures), support_overlap(claim, [p]), -k)
+        for k, p in enumerate(passages, start=1)
+    ]
+    if not scored:
+        return []
+    n_figs, overlap, neg_k = max(scored)
+    if figures and n_figs == 0:
+        return []  # its figures are nowhere: citing a passage would vouch for them
+    if not figures and overlap < threshold:
+        return []
+    return [-neg_k]
+
+
+def _with_markers(sentence: str, cited: Sequence[int]) -> str:
+    """`sentence` with its markers replaced by `cited`, where its first marker was (else at its end)."""
+    first = _CANON_MARKER.search(sentence)
+    bare = _CANON_MARKER.sub("", sentence)
+    if first:
+        pos = len(_CANON_MARKER.sub("", sentence[: first.start()]))
+    elif re.search(rf"[{_SENTENCE_END}][{_CLOSERS}]+\s*$", bare):
+        pos = len(bare.rstrip())  # after a closed quote: `“…。”[1]`
+    else:
+        # Before the end punctuation, the way the prompt asks: `…44.9%[1]。`
+        end = re.search(rf"[{_SENTENCE_END}]*\s*$", bare)
+        pos = end.start() if end else len(bare)
+    return bare[:pos] + "".join(f"[{k}]" for k in cited) + bare[pos:]
+
+
+def verify_answer(
+    answer: str, passages: Sequence[str], *, support_threshold: float = 0.3
+) -> Verification:
+    """Repair an answer's citations against `passages` ([1] is passages[0]) and check it.
+
+    Repairs: markers normalised and those naming no passage removed; a figure its sentence's
+    passages lack but another passage states → that passage is cited (and a cited passage
+    holding none of the sentence's figures is dropped); a claim with no marker → the passage
+    that best holds its figures/terms is cited. Never invents: a figure no passage states stays
+    in `ungrounded_figures`. A sentence is unsupported when under `support_threshold` of its
+    content character bigrams appear in the passages it cites. The 0.3 default is provisional,
+    to be calibrated on the eval set.
+    An empty answer is neither refused nor grounded, with text "" (the caller picks a fallback).
+    """
+    if not 0.0 <= support_threshold <= 1.0:
+        raise ValueError(f"support_threshold must be within [0, 1], got {support_threshold}")
+    given = answer.strip()
+    if not given:
+        return Verification(
+            text="",
+            refused=False,
+            invalid_markers=(),
+            cited=(),
+            ungrounded_figures=(),
+            unsupported_sentences=(),
+            repaired=False,
+            grounded=False,
+        )
+    if _is_refusal(given):
+        return Verification(
+            text=REFUSAL,
+            refused=True,
+            invalid_markers=(),
+            cited=(),
+            ungrounded_figures=(),
+            unsupported_sentences=(),
+            repaired=given != REFUSAL,
+            grounded=False,
+        )
+
+    parsed = parse_citations(given, len(passages))
+    pieces: list[str] = []
+    ungrounded: list[str] = []
+    unsupported: list[str] = []
+    cursor = 0
+    for sentence in parsed.sentences:
+        pieces.append(parsed.text[cursor : sentence.start])
+        cursor = sentence.end
+        claim = sentence.claim
+        figures = extract_figures(claim)
+        if not _is_claim(claim, figures):
+            pieces.append(sentence.text)
+            continue
+        cited = list(sentence.cited)
+        if cited:
+            cited = _recite_figures(claim, figures, cited, passages)
+        else:
+            cited = _cite_uncited(claim, figures, passages, support_threshold)
+        pieces.append(
+            sentence.text if cited == list(sentence.cited) else _with_markers(sentence.text, cited)
+        )
+        cited_texts = [passages[k - 1] for k in cited]
+        for f in _missing_figures(figures, cited, passages):
+            if f not in ungrounded:
+                ungrounded.append(f)
+        if support_overlap(claim, cited_texts) < support_threshold:
+            unsupported.append(claim)
+    pieces.append(parsed.text[cursor:])
+    text = "".join(pieces).strip()
+    cited_all = tuple(sorted({int(n) for n in _CANON_MARKER.findall(text)}))
+    return Verification(
+        text=text,
+        refused=False,
+        invalid_markers=parsed.invalid_markers,
+        cited=cited_all,
+        ungrounded_figures=tuple(ungrounded),
+        unsupported_sentences=tuple(unsupported),
+        repaired=text != given,
+        grounded=bool(cited_all) and not ungrounded and not unsupported,
+    )
+
+
+# ---------------------------------------------------------------- quotes
+
+
+def find_quote(claim: str, passage: str) -> tuple[int, int]:
+    """[start, end) of the passage sentence (or two adjacent ones) that best supports `claim`.
+
+    A sentence holding more of the claim's figures wins, then the one sharing most content
+    bigrams with it; a neighbour joins only when it adds a figure or a good share of bigrams.
+    A passage of one sentence is returned whole; an empty passage gives (0, 0).
+    """
+    spans = split_sentences(passage)
+    if not spans:
+        return (0, 0)
+    if len(spans) == 1:
+        return (0, len(passage))
+    claim = _claim_of(claim)
+    figures = extract_figures(claim)
+    mine = _bigrams(claim)
+
+    def score(start: int, end: int) -> tuple[int, int]:
+        span = passage[start:end]
+        return (sum(figure_in_text(f, span) for f in figures), len(mine & _bigrams(span)))
+
+    scores = [score(s, e) for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    pairs = [
+        ((spans[i][0], spans[i + 1][1]), score(spans[i][0], spans[i + 1][1]))
+        for i in (best - 1, best)
+        if 0 <= i and i + 1 < len(spans)
+    ]
+    if pairs:
+        span, (figs, shared) = max(pairs, key=lambda pair: pair[1])
+        # A neighbour joins for a figure the best sentence lacks, or a good share of bigrams.
+        if figs > scores[best][0] or (
+            figs == scores[best][0] and shared >= scores[best][1] + max(2, len(mine) // 5)
+        ):
+            return span
+    return spans[best]
