@@ -1,0 +1,183 @@
+"""The model-free backend: answer by quoting the passage sentences that best cover the question."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field
+
+from assistant.grounding import extract_figures, split_sentences
+from assistant.models import REFUSAL
+from retriever.tokenizer import ChineseTokenizer
+
+# Words that make a question ask for a figure or a date: a sentence with figures then helps.
+_QUANTITY_CUES = re.compile(
+    r"多少|几|比例|比重|面积|人口|规模|增长|增加|减少|下降|提高|达到|占|率|总量|数量|多大|多长|多高|"
+    r"里程|目标|指标|何时|什么时候|哪一年|哪年|时间"
+)
+_FIGURE_BONUS = 0.15
+# Retrieval rank breaks near-ties only; coverage of the question's terms must decide.
+_RANK_BONUS = 0.05
+_LONG_SENTENCE = 150  # characters; longer sentences bury the answer
+_SHORT_SENTENCE = 8  # content characters; a heading or a label, not an answer
+_NOT_CONTENT = re.compile(r"[^\w%.]|_")
+# A further sentence joins the answer only when it scores close to the best one.
+_SECOND_SENTENCE_RATIO = 0.6
+_CLAUSE_BREAK = "，,；;、："
+
+
+def _truncate(sentence: str, max_chars: int) -> str:
+    """A too-long sentence, cut after its last clause break that fits (verbatim, with `…`)."""
+    if len(sentence) <= max_chars:
+        return sentence
+    head = sentence[:max_chars]
+    cut = max(head.rfind(c) for c in _CLAUSE_BREAK)
+    return (head[:cut] if cut > 0 else head) + "…"
+
+
+def extractive_answer(
+    question: str,
+    passages: Sequence[str],
+    tokenizer: ChineseTokenizer,
+    max_sentences: int = 2,
+    max_chars: int = 220,
+) -> str:
+    """Quote the passage sentences that best cover the question, each with its `[n]`.
+
+    Score = IDF-weighted share of the question's content tokens a sentence holds (tokens
+    common across the passages' sentences weigh less), plus a bonus when the question asks
+    for a quantity or date and the sentence states a figure, plus a small bonus for earlier
+    passages, minus a penalty for very long or very short sentences. Returns
+    `据报告：“…”[n]` (sentences verbatim), or REFUSAL when no sentence holds any question term.
+    """
+    if max_sentences < 1:
+        raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    terms = list(dict.fromkeys(tokenizer.tokenize(question)))
+    candidates: list[tuple[int, int, str, frozenset[str]]] = []  # passage, position, text, tokens
+    for n, passage in enumerate(passages, start=1):
+        for position, (start, end) in enumerate(split_sentences(passage)):
+            text = passage[start:end]
+            if _NOT_CONTENT.sub("", text):
+                candidates.append((n, position, text, frozenset(tokenizer.tokenize(text))))
+    if not terms or not candidates:
+        return REFUSAL
+
+    df = Counter(t for *_, tokens in candidates for t in set(terms) & tokens)
+    n_sentences = len(candidates)
+    idf = {
+        t: math.log(1 + n_sentences / df[t]) if df[t] else math.log(1 + n_sentences) for t in terms
+    }
+    total = sum(idf.values())
+    wants_figure = bool(_QUANTITY_CUES.search(question))
+
+    scored: list[tuple[float, int, int, str]] = []
+    for n, position, text, tokens in candidates:
+        coverage = sum(idf[t] for t in terms if t in tokens) / total
+        if coverage <= 0:
+            continue
+        score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        if wants_figure and extract_figures(text):
+            score += _FIGURE_BONUS
+        if len(text) > _LONG_SENTENCE:
+            score -= min(0.2, (len(text) - _LONG_SENTENCE) / 300)
+        if len(_NOT_CONTENT.sub("", text)) < _SHORT_SENTENCE:
+            score -= 0.1
+        scored.append((score, n, position, text))
+    if not scored:
+        return REFUSAL
+
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    best_score = scored[0][0]
+    quotes: list[str] = []
+    used = 0
+    for score, n, _, text in scored:
+        if len(quotes) >= max_sentences:
+            break
+        if quotes and (score < _SECOND_SENTENCE_RATIO * best_score or used + len(text) > max_chars):
+            continue
+        text = _truncate(text, max_chars) if not quotes else text
+        if any(text in q for q in quotes):
+            continue  # the same sentence in two overlapping passages
+        quotes.append(f"“{text}”[{n}]")
+        used += len(text)
+    return "据报告：" + "；".join(quotes)
+
+
+class ExtractiveChatModel(BaseChatModel):
+    """LangChain chat model over `extractive_answer`, so the chain treats it like any LLM.
+
+    It reads no prompt text: the chain puts the inputs in the last message's
+    `additional_kwargs["planqa"] = {"question": str, "passages": list[str]}`, where
+    `passages[0]` is cited as [1].
+    """
+
+    tokenizer: ChineseTokenizer | None = None
+    max_sentences: int = Field(default=2, ge=1)
+    max_chars: int = Field(default=220, ge=1)
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @property
+    def _llm_type(self) -> str:
+        return "planqa-extractive"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"max_sentences": self.max_sentences, "max_chars": self.max_chars}
+
+    def _answer(self, messages: list[BaseMessage]) -> str:
+        inputs = messages[-1].additional_kwargs.get("planqa") if messages else None
+        if not isinstance(inputs, dict) or "question" not in inputs or "passages" not in inputs:
+            raise ValueError(
+                "ExtractiveChatModel needs its inputs in the last message's "
+                'additional_kwargs["planqa"] = {"question": str, "passages": list[str]}; '
+                "pass the question and the retrieved passages there."
+            )
+        question, passages = inputs["question"], inputs["passages"]
+        if not isinstance(question, str) or not all(isinstance(p, str) for p in passages):
+            raise ValueError(
+                'additional_kwargs["planqa"] must hold a str "question" and a list of str '
+                f'"passages", got {type(question).__name__} and {type(passages).__name__}'
+            )
+        if self.tokenizer is None:
+            # Made on first use: building jieba's dictionary takes a second.
+            self.tokenizer = ChineseTokenizer()
+        return extractive_answer(
+            question, list(passages), self.tokenizer, self.max_sentences, self.max_chars
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = AIMessage(content=self._answer(messages))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # The answer exists whole at once; one chunk per quote keeps streaming UIs responsive.
+        text = self._answer(messages)
+        pieces = re.findall(r"[^；]+；?", text) or [text]
+        for piece in pieces:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
