@@ -40,6 +40,7 @@ _MARKER_RUN = re.compile(r"(?:\[\d+\])+")
 _DANGLING_MARKER = re.compile(r"\^?[\[［【]\^?\s*\d{0,3}\s*$")
 # List enumerators (`1.` `2、` `（3）` at a line start) are not figures of the answer.
 _ENUMERATOR = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[）)])")
+_CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 _SENTENCE_END = "。！？；!?;"
@@ -113,13 +114,21 @@ def _units_agree(a: str, b: str) -> bool:
     return a.startswith(b) or b.startswith(a)
 
 
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """A bare number that is a value of its own (a table cell), not `PM2.5浓度` or `2.5倍于`."""
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return not (before.isascii() and before.isalpha()) and not re.match(rf"[{_CJK}]", after)
+
+
 def figure_in_text(figure: str, text: str) -> bool:
     """Does `text` state `figure`: its number as a whole number, with an agreeing unit?
 
     `2185.8万` is in `2185.8 万人`; `45%` is not in `44.9%`; `44.9%` is not in `144.9%`;
     `5` is not in `2185.8`; `2035年` is in `（2016年—2035年）` and `2023—2035年` (a range's
     unit belongs to both ends). A number the passage writes without a unit (a table cell)
-    counts only when it is distinctive: a decimal or three digits or more.
+    counts only when it is distinctive (a decimal or three digits or more) and stands alone
+    (`PM2.5浓度` does not state `2.5亿元`).
     """
     figure = normalize_figure(figure)
     number, unit = _split_figure(figure)
@@ -137,7 +146,9 @@ def figure_in_text(figure: str, text: str) -> bool:
         if stated_unit:
             if _units_agree(unit, stated_unit):
                 return True
-        elif not unit or "." in number or len(number) >= 3:
+        elif not unit or (
+            ("." in number or len(number) >= 3) and _stands_alone(haystack, m.start(), m.end())
+        ):
             return True
     return False
 
@@ -313,15 +324,32 @@ def _missing_figures(
     return [f for f in figures if not any(figure_in_text(f, passages[k - 1]) for k in cited)]
 
 
+def _clause_of(figure: str, claim: str) -> str:
+    for clause in re.split(r"[，,；;：:。！？!?]", claim):
+        if figure in extract_figures(clause):
+            return clause
+    return claim
+
+
+def _states(figure: str, claim: str, passage: str, threshold: float) -> bool:
+    """Does `passage` state `figure` in the claim's sense: the figure, amid the claim's words?
+
+    `3.9万个` in a passage about something else is no ground to cite that passage.
+    """
+    return figure_in_text(figure, passage) and (
+        support_overlap(_clause_of(figure, claim), [passage]) >= threshold
+    )
+
+
 def _recite_figures(
-    claim: str, figures: list[str], cited: list[int], passages: Sequence[str]
+    claim: str, figures: list[str], cited: list[int], passages: Sequence[str], threshold: float
 ) -> list[int]:
     """Add the passages that hold the figures the cited ones lack; drop cited ones holding none."""
     missing = _missing_figures(figures, cited, passages)
     added: list[int] = []
     while missing:
         holders = {
-            k: sum(figure_in_text(f, passages[k - 1]) for f in missing)
+            k: sum(_states(f, claim, passages[k - 1], threshold) for f in missing)
             for k in range(1, len(passages) + 1)
             if k not in cited and k not in added
         }
@@ -340,12 +368,30 @@ def _recite_figures(
     return kept + added
 
 
+def _recite_unsupported(
+    claim: str, figures: list[str], cited: list[int], passages: Sequence[str], threshold: float
+) -> list[int]:
+    """A claim its passages do not say, but another passage does: cite that one instead.
+
+    Small models often write a neighbouring number (`[1]` for `[3]`). Cited passages that hold
+    one of the claim's figures stay.
+    """
+    if support_overlap(claim, [passages[k - 1] for k in cited]) >= threshold:
+        return cited
+    others = [k for k in range(1, len(passages) + 1) if k not in cited]
+    best = max(others, key=lambda k: support_overlap(claim, [passages[k - 1]]), default=None)
+    if best is None or support_overlap(claim, [passages[best - 1]]) < threshold:
+        return cited
+    kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in figures)]
+    return kept + [best]
+
+
 def _cite_uncited(
     claim: str, figures: list[str], passages: Sequence[str], threshold: float
 ) -> list[int]:
     """The best passage for a claim that cites none: most of its figures, then most overlap."""
     scored = [
-        (sum(figure_in_text(f, p) for f in figures), support_overlap(claim, [p]), -k)
+        (sum(_states(f, claim, p, threshold) for f in figures), support_overlap(claim, [p]), -k)
         for k, p in enumerate(passages, start=1)
     ]
     if not scored:
@@ -378,13 +424,16 @@ def verify_answer(
 ) -> Verification:
     """Repair an answer's citations against `passages` ([1] is passages[0]) and check it.
 
-    Repairs: markers normalised and those naming no passage removed; a figure its sentence's
-    passages lack but another passage states → that passage is cited (and a cited passage
-    holding none of the sentence's figures is dropped); a claim with no marker → the passage
-    that best holds its figures/terms is cited. Never invents: a figure no passage states stays
-    in `ungrounded_figures`. A sentence is unsupported when under `support_threshold` of its
-    content character bigrams appear in the passages it cites. The 0.3 default is provisional,
-    to be calibrated on the eval set.
+    Repairs:
+    - markers are normalised to `[n]`; those naming no passage are removed;
+    - a figure its sentence's passages lack, stated by another passage amid the claim's words
+      → that passage is cited (and a cited one holding none of the sentence's figures dropped);
+    - a claim its passages do not support, which another passage does → that one is cited;
+    - a claim with no marker → the passage that best holds its figures, else its terms.
+    Never invents: a figure no passage states stays in `ungrounded_figures`, uncited.
+    A sentence is unsupported when under `support_threshold` of its content character bigrams
+    appear in the passages it cites. The 0.3 default is provisional: the caller calibrates it
+    on the eval set.
     An empty answer is neither refused nor grounded, with text "" (the caller picks a fallback).
     """
     if not 0.0 <= support_threshold <= 1.0:
@@ -428,7 +477,8 @@ def verify_answer(
             continue
         cited = list(sentence.cited)
         if cited:
-            cited = _recite_figures(claim, figures, cited, passages)
+            cited = _recite_figures(claim, figures, cited, passages, support_threshold)
+            cited = _recite_unsupported(claim, figures, cited, passages, support_threshold)
         else:
             cited = _cite_uncited(claim, figures, passages, support_threshold)
         pieces.append(

@@ -1,0 +1,91 @@
+"""The model-free backend: it quotes the right sentence, verbatim, or refuses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from assistant.backend_extractive import ExtractiveChatModel, extractive_answer
+from assistant.grounding import verify_answer
+from assistant.models import REFUSAL
+
+PASSAGES = [
+    "北京市人口调控政策持续优化，全市各区人口规模保持稳定。城市副中心规划范围155平方公里。",
+    "北京中轴线正式列入《世界遗产名录》。全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。",
+    "城乡建设用地规模持续下降。\n2023年末全市常住人口2185.8万人，较上年末增加1.5万人。",
+]
+
+
+def quotes(answer: str) -> list[tuple[str, int]]:
+    return [(q, int(n)) for q, n in re.findall(r"“(.*?)”\[(\d+)\]", answer)]
+
+
+class TestExtractiveAnswer:
+    def test_picks_the_fact_in_passage_three_over_distractors(self, tokenizer):
+        answer = extractive_answer("2023年末全市常住人口是多少？", PASSAGES, tokenizer)
+        assert quotes(answer)[0] == ("2023年末全市常住人口2185.8万人，较上年末增加1.5万人。", 3)
+
+    def test_quotes_are_verbatim_and_cited_to_their_passage(self, tokenizer):
+        answer = extractive_answer("森林覆盖率达到多少", PASSAGES, tokenizer)
+        assert answer.startswith("据报告：")
+        for quote, n in quotes(answer):
+            assert quote in PASSAGES[n - 1]
+        assert quotes(answer)[0][1] == 2
+
+    def test_answer_passes_grounding(self, tokenizer):
+        answer = extractive_answer("北京中轴线列入世界遗产名录了吗", PASSAGES, tokenizer)
+        assert verify_answer(answer, PASSAGES).grounded
+
+    def test_nothing_matches_refuses(self, tokenizer):
+        assert extractive_answer("火星基地什么时候建成？", PASSAGES, tokenizer) == REFUSAL
+        assert extractive_answer("常住人口多少", [], tokenizer) == REFUSAL
+
+    def test_at_most_max_sentences(self, tokenizer):
+        answer = extractive_answer("规模", PASSAGES, tokenizer, max_sentences=1)
+        assert len(quotes(answer)) == 1
+
+    def test_overlong_sentence_is_cut_at_a_clause(self, tokenizer):
+        long = "全市常住人口2185.8万人，" + "，".join(["各区人口规模保持稳定"] * 30) + "。"
+        answer = extractive_answer("常住人口多少", [long], tokenizer, max_chars=40)
+        quote = quotes(answer)[0][0]
+        assert quote.endswith("…") and quote[:-1] in long and len(quote) <= 41
+
+    def test_invalid_arguments(self, tokenizer):
+        with pytest.raises(ValueError, match="max_sentences"):
+            extractive_answer("人口", PASSAGES, tokenizer, max_sentences=0)
+        with pytest.raises(ValueError, match="max_chars"):
+            extractive_answer("人口", PASSAGES, tokenizer, max_chars=0)
+
+
+class TestExtractiveChatModel:
+    def message(self, question: str) -> HumanMessage:
+        return HumanMessage(
+            content="（提示词）",
+            additional_kwargs={"planqa": {"question": question, "passages": PASSAGES}},
+        )
+
+    def test_invoke_answers_from_the_kwargs(self, tokenizer):
+        model = ExtractiveChatModel(tokenizer=tokenizer)
+        reply = model.invoke([SystemMessage(content="系统"), self.message("常住人口是多少")])
+        assert reply.content == extractive_answer("常住人口是多少", PASSAGES, tokenizer)
+        assert "[3]" in reply.content
+        assert model._llm_type == "planqa-extractive"
+
+    def test_stream_gives_the_same_answer(self, tokenizer):
+        model = ExtractiveChatModel(tokenizer=tokenizer)
+        chunks = list(model.stream([self.message("常住人口是多少")]))
+        assert (
+            "".join(c.content for c in chunks)
+            == model.invoke([self.message("常住人口是多少")]).content
+        )
+
+    def test_makes_its_own_tokenizer(self):
+        reply = ExtractiveChatModel().invoke([self.message("常住人口是多少")])
+        assert "2185.8万人" in reply.content
+
+    def test_missing_kwargs_is_a_clear_error(self, tokenizer):
+        model = ExtractiveChatModel(tokenizer=tokenizer)
+        with pytest.raises(ValueError, match=r'additional_kwargs\["planqa"\]'):
+            model.invoke("常住人口是多少")

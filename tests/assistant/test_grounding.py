@@ -1,0 +1,258 @@
+"""Grounding as a reader of the answer sees it: markers that point somewhere, figures the reports state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.grounding import (
+    extract_figures,
+    figure_in_text,
+    find_quote,
+    normalize_figure,
+    parse_citations,
+    verify_answer,
+)
+from assistant.models import REFUSAL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+POPULATION = "2023年末全市常住人口2185.8万人，较上年末增加1.5万人。城乡建设用地规模持续下降。"
+FOREST = "全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。细颗粒物年均浓度降至30微克/立方米。"
+HERITAGE = "北京中轴线正式列入《世界遗产名录》。北京市拥有世界文化遗产增至8处。"
+PASSAGES = [POPULATION, FOREST, HERITAGE]
+
+
+class TestFigures:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("44.9 ％", "44.9%"),
+            ("2.7 万平方公里", "2.7万平方公里"),
+            ("1,800亿元", "1800亿元"),
+            ("２１８５．８万人", "2185.8万人"),
+        ],
+    )
+    def test_normalize_figure(self, raw, expected):
+        assert normalize_figure(raw) == expected
+
+    def test_extract_figures_keeps_units_and_skips_markers(self):
+        text = (
+            "2023年末常住人口2185.8万人[1]，森林覆盖率44.9 ％【2】，面积2.7 万平方公里，"
+            "12月25日通车，里程836公里，增加1.5，投资1,800亿元，2185.8万人。"
+        )
+        assert extract_figures(text) == [
+            "2023年",
+            "2185.8万人",
+            "44.9%",
+            "2.7万平方公里",
+            "12月25日",
+            "836公里",
+            "1.5",
+            "1800亿元",
+        ]
+
+    def test_chinese_numerals_and_enumerators_are_not_figures(self):
+        assert extract_figures("构建三城一区、一核两翼的格局。") == []
+        assert extract_figures("1. 常住人口2185.8万人\n（2）森林覆盖率44.9%") == [
+            "2185.8万人",
+            "44.9%",
+        ]
+
+    @pytest.mark.parametrize(
+        ("figure", "text", "found"),
+        [
+            ("2185.8万", "常住人口2185.8万人", True),
+            ("2185.8万", "常住人口 2185.8 万人", True),
+            ("2185.8万人", "常住人口2185.8万", True),
+            ("45%", "森林覆盖率达到44.9%", False),
+            ("44.9%", "增长了144.9%", False),
+            ("44.9 ％", "森林覆盖率达到44.9%", True),
+            ("5", "常住人口2185.8万人", False),
+            ("2185.8", "常住人口2185.85万人", False),
+            ("2035年", "到2035年", True),
+            ("2035年", "（2016年—2035年）", True),
+            ("2035年", "2023—2035年", True),
+            ("2023年", "2023—2035年", True),
+            ("836公里", "运营里程836米", False),
+            ("12月25日", "于12月25日开通", True),
+            ("12月25日", "于12月开通", False),
+            ("1800亿元", "投资1,800亿元", True),
+        ],
+    )
+    def test_figure_in_text(self, figure, text, found):
+        assert figure_in_text(figure, text) is found
+
+    def test_bare_table_cell_counts_only_when_distinctive(self):
+        assert figure_in_text("2185.8万人", "常住人口（万人）\t2185.8")
+        assert not figure_in_text("5%", "第5章")
+        assert not figure_in_text("2.5亿元", "北京PM2.5累计平均浓度74微克/立方米")
+
+    def test_real_2023_reader_states_its_population(self):
+        from corpus.reading import load_reports
+
+        reports = {r.entry.doc_id: r for r in load_reports(ROOT / "corpus" / "reports")}
+        text = reports["checkup-2023"].text
+        assert figure_in_text("2185.8万", text)
+        assert figure_in_text("2185.8万人", text)
+        assert not figure_in_text("2185.9万", text)
+
+
+class TestParseCitations:
+    @pytest.mark.parametrize(
+        ("answer", "text"),
+        [
+            ("人口2185.8万人[1]。", "人口2185.8万人[1]。"),
+            ("人口2185.8万人【2】。", "人口2185.8万人[2]。"),
+            ("人口2185.8万人［2］。", "人口2185.8万人[2]。"),
+            ("人口2185.8万人[^2]。", "人口2185.8万人[2]。"),
+            ("人口2185.8万人[1,3]。", "人口2185.8万人[1][3]。"),
+            ("人口2185.8万人[1、3]。", "人口2185.8万人[1][3]。"),
+            ("人口2185.8万人[1][3]。", "人口2185.8万人[1][3]。"),
+            ("人口2185.8万人[1-3]。", "人口2185.8万人[1][2][3]。"),
+            ("人口2185.8万人 [1]。", "人口2185.8万人[1]。"),
+            ("人口2185.8万人[ID:2]。", "人口2185.8万人[2]。"),
+        ],
+    )
+    def test_marker_styles_become_plain_numbers(self, answer, text):
+        assert parse_citations(answer, 3).text == text
+
+    def test_parentheses_are_not_markers(self):
+        parsed = parse_citations("分三步推进(1)规划(2)实施。", 3)
+        assert parsed.text == "分三步推进(1)规划(2)实施。"
+        assert parsed.sentences[0].cited == ()
+
+    def test_marker_to_no_passage_is_removed_and_flagged(self):
+        parsed = parse_citations("人口2185.8万人[9]。森林覆盖率44.9%[2][0]。", 5)
+        assert parsed.text == "人口2185.8万人。森林覆盖率44.9%[2]。"
+        assert parsed.invalid_markers == (9, 0)
+
+    def test_marker_after_end_punctuation_belongs_to_sentence_before(self):
+        parsed = parse_citations("人口2185.8万人。[1]森林覆盖率44.9%[2]。\n遗产增至8处", 3)
+        assert [s.cited for s in parsed.sentences] == [(1,), (2,), ()]
+        assert parsed.sentences[0].text == "人口2185.8万人。[1]"
+        assert parsed.sentences[0].claim == "人口2185.8万人。"
+        assert parsed.sentences[2].text == "遗产增至8处"
+
+    def test_rejects_negative_passage_count(self):
+        with pytest.raises(ValueError, match="-1"):
+            parse_citations("x", -1)
+
+
+class TestVerifyAnswer:
+    def test_faithful_answer_is_grounded_and_unchanged(self):
+        answer = "2023年末全市常住人口2185.8万人[1]。全市森林覆盖率达到44.9%[2]。"
+        v = verify_answer(answer, PASSAGES)
+        assert v.grounded and not v.repaired and not v.refused
+        assert v.text == answer
+        assert v.cited == (1, 2)
+
+    def test_changed_figure_is_ungrounded(self):
+        v = verify_answer("全市森林覆盖率达到45%[2]。", PASSAGES)
+        assert v.ungrounded_figures == ("45%",)
+        assert not v.grounded
+        assert v.text == "全市森林覆盖率达到45%[2]。"
+
+    def test_figure_cited_to_wrong_passage_is_recited(self):
+        v = verify_answer("全市森林覆盖率达到44.9%[1]。", PASSAGES)
+        assert v.text == "全市森林覆盖率达到44.9%[2]。"
+        assert v.repaired and v.grounded and v.cited == (2,)
+
+    def test_recite_keeps_marker_after_punctuation(self):
+        v = verify_answer("全市森林覆盖率达到44.9%。[1]", PASSAGES)
+        assert v.text == "全市森林覆盖率达到44.9%。[2]"
+
+    def test_recite_keeps_a_passage_holding_another_figure(self):
+        v = verify_answer("常住人口2185.8万人，森林覆盖率44.9%[1]。", PASSAGES)
+        assert v.text == "常住人口2185.8万人，森林覆盖率44.9%[1][2]。"
+        assert v.grounded
+
+    def test_sentence_cited_to_wrong_passage_is_recited(self):
+        v = verify_answer("北京中轴线正式列入世界遗产名录[1]。", PASSAGES)
+        assert v.text == "北京中轴线正式列入世界遗产名录[3]。"
+        assert v.grounded
+
+    def test_missing_marker_is_added_from_best_passage(self):
+        v = verify_answer("北京中轴线正式列入世界遗产名录。常住人口2185.8万人。", PASSAGES)
+        assert v.text == "北京中轴线正式列入世界遗产名录[3]。常住人口2185.8万人[1]。"
+        assert v.repaired and v.grounded
+
+    def test_invalid_marker_removed_then_repaired(self):
+        v = verify_answer("常住人口2185.8万人[9]。", PASSAGES[:2] + ["无关内容。"] * 3)
+        assert v.invalid_markers == (9,)
+        assert v.text == "常住人口2185.8万人[1]。"
+        assert v.grounded
+
+    def test_figure_in_no_passage_stays_ungrounded_and_uncited(self):
+        v = verify_answer("全市公园数量达到1050个。", PASSAGES)
+        assert v.ungrounded_figures == ("1050个",)
+        assert v.cited == ()
+        assert not v.grounded
+
+    def test_uncited_claim_from_own_knowledge_is_unsupported(self):
+        v = verify_answer("上海是中国最大的经济中心城市。", PASSAGES)
+        assert v.unsupported_sentences == ("上海是中国最大的经济中心城市。",)
+        assert not v.grounded
+
+    def test_cited_sentence_that_the_passage_does_not_say_is_unsupported(self):
+        v = verify_answer("上海是中国最大的经济中心城市[3]。", PASSAGES)
+        assert v.unsupported_sentences and not v.grounded
+
+    def test_lead_in_and_connectives_need_no_marker(self):
+        v = verify_answer("根据报告，具体如下：\n全市森林覆盖率达到44.9%[2]。", PASSAGES)
+        assert v.grounded and v.unsupported_sentences == ()
+
+    def test_refusal_with_trailing_text_is_plain_refusal(self):
+        v = verify_answer("报告中未找到相关内容。不过据我所知，北京很大[1]。", PASSAGES)
+        assert v.refused and v.text == REFUSAL
+        assert v.repaired and not v.grounded
+
+    def test_exact_refusal(self):
+        v = verify_answer(REFUSAL, PASSAGES)
+        assert v.refused and not v.repaired and v.text == REFUSAL
+
+    @pytest.mark.parametrize("answer", ["", "   \n"])
+    def test_empty_output(self, answer):
+        v = verify_answer(answer, PASSAGES)
+        assert v.text == "" and not v.refused and not v.grounded
+
+    def test_cut_off_output(self):
+        v = verify_answer("常住人口2185.8万人[1]。全市森林覆盖率达到44.", PASSAGES)
+        assert "44" in v.ungrounded_figures
+        assert not v.grounded
+        assert v.text.startswith("常住人口2185.8万人[1]。")
+
+    def test_cut_off_inside_a_marker(self):
+        v = verify_answer("全市森林覆盖率达到44.9%[", PASSAGES)
+        assert v.text == "全市森林覆盖率达到44.9%[2]"
+        assert v.grounded
+
+    def test_figure_spacing_does_not_break_grounding(self):
+        v = verify_answer("全市森林覆盖率达到44.9 ％[2]。", PASSAGES)
+        assert v.ungrounded_figures == () and v.grounded
+
+    def test_threshold_out_of_range_is_refused(self):
+        with pytest.raises(ValueError, match="1.5"):
+            verify_answer("x", PASSAGES, support_threshold=1.5)
+
+
+class TestFindQuote:
+    def test_returns_the_supporting_sentence(self):
+        start, end = find_quote("细颗粒物浓度降到30微克/立方米[2]。", FOREST)
+        assert FOREST[start:end] == "细颗粒物年均浓度降至30微克/立方米。"
+
+    def test_sentence_with_the_figure_wins(self):
+        passage = "平原地区森林覆盖率稳步提升。全市森林覆盖率达到44.9%。森林覆盖率目标明确。"
+        start, end = find_quote("森林覆盖率为44.9%", passage)
+        assert passage[start:end] == "全市森林覆盖率达到44.9%。"
+
+    def test_two_sentences_when_the_claim_spans_them(self):
+        start, end = find_quote("常住人口2185.8万人，城乡建设用地规模持续下降。", POPULATION)
+        assert (start, end) == (0, len(POPULATION))
+
+    def test_single_sentence_passage_is_returned_whole(self):
+        assert find_quote("anything", " 只有一句话 ") == (0, len(" 只有一句话 "))
+
+    def test_empty_passage(self):
+        assert find_quote("人口", "") == (0, 0)
