@@ -49,6 +49,7 @@ def extractive_answer(
     tokenizer: ChineseTokenizer,
     max_sentences: int = 2,
     max_chars: int = 220,
+    min_coverage: float = 0.0,
 ) -> str:
     """Quote the passage sentences that best cover the question, each with its `[n]`.
 
@@ -62,6 +63,8 @@ def extractive_answer(
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
     if max_chars < 1:
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+    if not 0 <= min_coverage <= 1:
+        raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
     terms = list(dict.fromkeys(tokenizer.tokenize(question)))
     candidates: list[tuple[int, int, str, frozenset[str]]] = []  # passage, position, text, tokens
     for n, passage in enumerate(passages, start=1):
@@ -81,8 +84,10 @@ def extractive_answer(
     wants_figure = bool(_QUANTITY_CUES.search(question))
 
     scored: list[tuple[float, int, int, str]] = []
+    best_coverage = 0.0
     for n, position, text, tokens in candidates:
         coverage = sum(idf[t] for t in terms if t in tokens) / total
+        best_coverage = max(best_coverage, coverage)
         if coverage <= 0:
             continue
         score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
@@ -93,7 +98,9 @@ def extractive_answer(
         if len(_NOT_CONTENT.sub("", text)) < _SHORT_SENTENCE:
             score -= 0.1
         scored.append((score, n, position, text))
-    if not scored:
+    # No sentence covers enough of the question (weighted by rarity): the passages talk about
+    # something near the question, not the question itself.
+    if not scored or best_coverage < min_coverage:
         return REFUSAL
 
     scored.sort(key=lambda s: (-s[0], s[1], s[2]))
@@ -124,6 +131,7 @@ class ExtractiveChatModel(BaseChatModel):
     tokenizer: ChineseTokenizer | None = None
     max_sentences: int = Field(default=2, ge=1)
     max_chars: int = Field(default=220, ge=1)
+    min_coverage: float = Field(default=0.0, ge=0.0, le=1.0)
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -153,7 +161,12 @@ class ExtractiveChatModel(BaseChatModel):
             # Made on first use: building jieba's dictionary takes a second.
             self.tokenizer = ChineseTokenizer()
         return extractive_answer(
-            question, list(passages), self.tokenizer, self.max_sentences, self.max_chars
+            question,
+            list(passages),
+            self.tokenizer,
+            self.max_sentences,
+            self.max_chars,
+            self.min_coverage,
         )
 
     def _generate(

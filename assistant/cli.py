@@ -52,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_search.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
     p_search.add_argument("--embedder", help="the embedder the index was built with")
 
+    p_ask = sub.add_parser("ask", help="a short answer with verified citations")
+    p_ask.add_argument("question", nargs="?", help="the question, in Chinese")
+    p_ask.add_argument("--backend", choices=["local", "openai", "extractive"])
+    p_ask.add_argument("--model", help="a .gguf file for the local backend (default: bundled)")
+    p_ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
+    p_ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
+    p_ask.add_argument("--batch", type=Path, help="JSONL of {id, question, history?}; needs --json")
+    p_ask.add_argument("--index", type=Path, help="index folder")
+    p_ask.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
+
     p_info = sub.add_parser("info", help="what is indexed")
     p_info.add_argument("--index", type=Path, help="index folder")
     p_info.add_argument("--corpus", type=Path, help="folder of reports")
@@ -95,6 +105,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return cmd_search(args, settings)
         if args.command == "info":
             return cmd_info(args, settings)
+        if args.command == "ask":
+            return cmd_ask(args, settings)
     except PlanQAError as exc:
         print(f"planqa: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -238,6 +250,99 @@ def _search_batch(args: argparse.Namespace, retriever, filters) -> int:
         ]
         print(json.dumps({"id": qid, "question": question, "retrieved": retrieved}, ensure_ascii=False))
     return 0 if failures == 0 else 1
+
+
+# Exit codes of `planqa ask` when the chosen backend could not answer and extractive did.
+FALLBACK_EXIT = {"model_file": 3, "unavailable": 4, "timeout": 5, "error": 6, "empty": 6}
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.models import Turn
+    from assistant.services import open_chain
+
+    if args.batch is None and (args.question is None or not args.question.strip()):
+        raise BadQueryError("The question is empty. Example: planqa ask \"北京常住人口是多少？\"")
+    if args.batch is not None and not args.json:
+        raise BadQueryError("--batch writes JSON Lines; add --json.")
+    answer_settings = settings.answer
+    if args.backend:
+        answer_settings = replace(answer_settings, backend=args.backend)
+    if args.model:
+        answer_settings = replace(answer_settings, model=args.model)
+    settings = replace(settings, answer=answer_settings)
+    chain, setup_notice, setup_fallback = open_chain(settings)
+    if setup_notice:
+        print(f"planqa: {setup_notice}", file=sys.stderr)
+
+    if args.batch is not None:
+        try:
+            lines = args.batch.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadQueryError(f"Cannot read the batch file {args.batch}: {exc}.") from exc
+        failures = 0
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                question = str(item["question"])
+                history = [Turn(**t) for t in item.get("history", [])]
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                print(f"planqa: line {number} of {args.batch} is not a JSON object with a "
+                      "\"question\"; skipped.", file=sys.stderr)
+                failures += 1
+                continue
+            qid = item.get("id", number)
+            try:
+                answer = chain.ask(question, history=history, qid=qid)
+            except BadQueryError as exc:
+                print(json.dumps({"id": qid, "question": question, "error": str(exc)},
+                                 ensure_ascii=False))
+                failures += 1
+                continue
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        return 0 if failures == 0 else 1
+
+    streamed: list[str] = []
+
+    def on_token(piece: str) -> None:
+        streamed.append(piece)
+        print(piece, end="", flush=True)
+
+    answer = chain.ask(args.question, on_token=on_token if args.stream and not args.json else None)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        if streamed:
+            print("\n")
+        _print_answer(answer, show_text=not streamed or answer.answer != "".join(streamed).strip())
+    return FALLBACK_EXIT.get(answer.fallback or setup_fallback, 0)
+
+
+def _print_answer(answer, show_text: bool = True) -> None:
+    if answer.notice:
+        print(f"注意：{answer.notice}")
+    if answer.standalone_question != answer.question:
+        print(f"（检索问题：{answer.standalone_question}）")
+    if show_text:
+        print(answer.answer)
+    if answer.refused:
+        if answer.retrieved:
+            print("\n可能相关：")
+            for n, hit in enumerate(answer.retrieved, start=1):
+                snippet = hit.chunk.text.replace("\n", " ")[:80]
+                print(f"  ({n}) {hit.chunk.label} {hit.chunk.section_label}  {snippet}…")
+        return
+    if not answer.grounded:
+        figures = "、".join(answer.ungrounded_figures) or "部分内容"
+        print(f"\n⚠ 核查未通过：{figures} 未能在所引用的段落中找到，请以原文为准。")
+    print()
+    for c in answer.citations:
+        chunk = c.hit.chunk
+        section = f" · {chunk.section_label}" if chunk.section else ""
+        print(f"[{c.n}] {chunk.label}{section}（原文第{chunk.line_start}-{chunk.line_end}行）")
+        print(f"    “{c.quote.strip()}”")
+    print(f"\n（{answer.backend}，用时 {answer.timings_ms.get('total', 0) / 1000:.1f} 秒）")
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:

@@ -36,6 +36,8 @@ _MARKER = re.compile(
 )
 _CANON_MARKER = re.compile(r"\[(\d+)\]")
 _MARKER_RUN = re.compile(r"(?:\[\d+\])+")
+# Placeholders a small model copies from the instructions instead of a number: `[n]`, `[编号]`.
+_PLACEHOLDER_MARKER = re.compile(r"[\[［【]\s*(?:n|N|x|X|k|编号|来源编号|序号|数字)\s*[\]］】]")
 # Output cut off in the middle of a marker: `…44.9%[`.
 _DANGLING_MARKER = re.compile(r"\^?[\[［【]\^?\s*\d{0,3}\s*$")
 # List enumerators (`1.` `2、` `（3）` at a line start) are not figures of the answer.
@@ -258,7 +260,7 @@ def _normalize_markers(answer: str, n_passages: int) -> tuple[str, tuple[int, ..
                 invalid.append(n)
         return "".join(f"[{n}]" for n in kept)
 
-    text = _MARKER.sub(canon, answer)
+    text = _MARKER.sub(canon, _PLACEHOLDER_MARKER.sub("", answer))
     text = _DANGLING_MARKER.sub("", text)
     # A marker hugs the text it cites: `44.9% [1]` → `44.9%[1]`.
     text = re.sub(r"[ \t]+(?=\[\d+\])", "", text)

@@ -10,6 +10,15 @@ REFUSAL = "报告中未找到相关内容。"
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, used to rewrite a follow-up question."""
+
+    question: str
+    answer: str = ""
+    standalone_question: str = ""
+
+
+@dataclass(frozen=True)
 class Citation:
     """Passage `[n]` of an answer, with the sentence(s) of it that support the claim."""
 
@@ -51,6 +60,7 @@ class Answer:
     ungrounded_figures: tuple[str, ...] = ()
     backend: str = ""
     notice: str = ""  # one line for the user, e.g. "本地模型不可用，已改用摘录式回答。"
+    fallback: str = ""  # why another backend answered: model_file | unavailable | timeout | error | empty
     timings_ms: dict = field(default_factory=dict)
     id: str | None = None
 
@@ -70,5 +80,6 @@ class Answer:
             ],
             "backend": self.backend,
             "notice": self.notice,
+            "fallback": self.fallback,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }

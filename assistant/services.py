@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.settings import Settings
+from assistant.settings import BackendSettings, Settings
 from corpus.errors import IndexMissingError
 from embeddings.base import Embedder, make_embedder
 from retriever import index as index_store
@@ -41,3 +41,50 @@ def open_retriever(
         settings=settings.retriever,
         reranker=reranker,
     )
+
+
+def make_chat_model(answer: BackendSettings):
+    """The chat model for a backend; `None` for extractive (the chain needs no model)."""
+    if answer.backend == "extractive":
+        return None
+    if answer.backend == "openai":
+        from assistant.backend_openai import make_openai_chat_model
+
+        return make_openai_chat_model(
+            answer.openai_base_url,
+            answer.openai_model,
+            answer.openai_api_key,
+            max_tokens=answer.max_tokens,
+            timeout_s=answer.timeout_s,
+        )
+    from assistant.backend_local import LlamaCppChatModel
+    from assistant.model_files import resolve_model_path
+
+    return LlamaCppChatModel(
+        model_path=str(resolve_model_path(answer.model)),
+        n_ctx=answer.n_ctx,
+        n_threads=answer.n_threads,
+        max_tokens=answer.max_tokens,
+        timeout_s=answer.timeout_s,
+    )
+
+
+def open_chain(settings: Settings, retriever: HybridRetriever | None = None):
+    """(chain, notice, reason) for the configured backend. A backend that cannot be set up falls
+    back to extractive; notice says why and reason is "model_file" or "unavailable" ('' if none)."""
+    from assistant.backend_local import BackendUnavailable
+    from assistant.chain import AnswerChain
+    from assistant.model_files import ModelFileError
+
+    retriever = retriever or open_retriever(settings)
+    notice = reason = ""
+    try:
+        model = make_chat_model(settings.answer)
+        if model is not None and hasattr(model, "load"):
+            model.load()
+        backend = settings.answer.backend
+    except (BackendUnavailable, ModelFileError) as exc:
+        model, backend = None, "extractive"
+        notice = f"{exc} 已改用摘录式回答（extractive）。"
+        reason = "model_file" if isinstance(exc, ModelFileError) else "unavailable"
+    return AnswerChain(retriever, model, backend, settings.chain), notice, reason

@@ -126,3 +126,53 @@ def test_bad_setting_in_environment_is_a_plain_error(env, monkeypatch, capsys):
     assert main(["info"]) == 2
     err = capsys.readouterr().err
     assert "PLANQA_CHUNK_SIZE" in err and "Traceback" not in err
+
+
+def test_ask_extractive_json_contract(env, capsys):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "北京常住人口是多少？", "--backend", "extractive", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["backend"] == "extractive" and not record["refused"] and record["grounded"]
+    assert "2185.8万人" in record["answer"]
+    c = record["citations"][0]
+    assert c["text"][c["quote_start"] : c["quote_end"]] == c["quote"]
+    assert c["source_lines"][0] >= 1 and set(record["timings_ms"]) == {"retrieve", "generate", "total"}
+
+
+def test_ask_human_output_shows_refusal_and_closest_passages(env, capsys):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "上海迪士尼乐园的门票多少钱？", "--backend", "extractive"]) == 0
+    out = capsys.readouterr().out
+    assert "报告中未找到相关内容。" in out and "可能相关" in out
+
+
+def test_ask_missing_model_falls_back_and_exit_code_says_so(env, tmp_path, capsys):
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["ask", "北京常住人口是多少？", "--backend", "local",
+                 "--model", str(tmp_path / "missing.gguf"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "does not exist" in captured.err and "extractive" in captured.err
+    assert "2185.8万人" in json.loads(captured.out)["answer"]
+
+
+def test_ask_batch_with_history(env, tmp_path, capsys):
+    assert main(["index", "--quiet"]) == 0
+    batch = tmp_path / "ask.jsonl"
+    batch.write_text(
+        json.dumps({"id": "f1", "question": "那平原地区呢？",
+                    "history": [{"question": "全市森林覆盖率是多少？"}]}, ensure_ascii=False)
+        + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["ask", "--batch", str(batch), "--json", "--backend", "extractive"]) == 0
+    record = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert record["id"] == "f1" and "森林覆盖率" in record["standalone_question"]
+    assert "32.5%" in record["answer"]
+
+
+def test_ask_empty_question(env, capsys):
+    assert main(["ask", "  ", "--backend", "extractive"]) == 2
+    assert "empty" in capsys.readouterr().err

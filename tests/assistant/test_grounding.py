@@ -256,3 +256,11 @@ class TestFindQuote:
 
     def test_empty_passage(self):
         assert find_quote("人口", "") == (0, 0)
+
+
+def test_placeholder_markers_copied_from_the_prompt_are_dropped():
+    from assistant.grounding import parse_citations
+
+    parsed = parse_citations("常住人口2185.8万人[n][1]。", 2)
+    assert parsed.text == "常住人口2185.8万人[1]。"
+    assert parsed.sentences[0].cited == (1,)

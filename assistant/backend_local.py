@@ -1,0 +1,135 @@
+"""The `local` backend: llama.cpp (llama-cpp-python) behind LangChain's chat-model interface,
+running the bundled Qwen2.5-Coder-1.5B-Instruct GGUF or any GGUF the user names."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from corpus.errors import PlanQAError
+
+
+class BackendUnavailable(PlanQAError):
+    """The chosen answer backend cannot be used right now; the caller may fall back."""
+
+    exit_code = 4
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def to_openai_messages(messages: list[BaseMessage]) -> list[dict]:
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A thin adapter over `llama_cpp.Llama.create_chat_completion`, streaming included.
+
+    `timeout_s` bounds one generation: past it the stream stops and the partial text is
+    returned with `finish_reason="timeout"` (llama.cpp cannot be interrupted from outside).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    timeout_s: float = 60.0
+
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "planqa-llama-cpp"
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_path).name
+
+    def load(self) -> None:
+        """Load the model now (a few seconds) instead of on the first question."""
+        if self._llama is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendUnavailable(
+                "The local model backend is not installed (llama-cpp-python). Run "
+                "`bash scripts/setup.sh local`, or use --backend extractive or openai."
+            ) from exc
+        try:
+            self._llama = Llama(
+                model_path=self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendUnavailable(
+                f"Could not load the model file {self.model_path}: {exc}. "
+                "Check PLANQA_MODEL, or use --backend extractive."
+            ) from exc
+
+    def _completion_stream(self, messages: list[BaseMessage], stop: list[str] | None):
+        self.load()
+        return self._llama.create_chat_completion(
+            messages=to_openai_messages(messages),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stop=stop or None,
+            stream=True,
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # One generation at a time per model: llama.cpp contexts are not thread-safe.
+        with self._lock:
+            started = time.monotonic()
+            finish = None
+            for part in self._completion_stream(messages, stop):
+                choice = part["choices"][0]
+                text = choice.get("delta", {}).get("content") or ""
+                finish = choice.get("finish_reason") or finish
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if time.monotonic() - started > self.timeout_s:
+                    finish = "timeout"
+                    break
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
+                generation_info={"finish_reason": finish},
+            )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text, finish = [], None
+        for chunk in self._stream(messages, stop, run_manager, **kwargs):
+            text.append(str(chunk.message.content))
+            finish = (chunk.generation_info or {}).get("finish_reason", finish)
+        message = AIMessage(content="".join(text), response_metadata={"finish_reason": finish})
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,297 @@
+"""The answer chain: rewrite a follow-up, retrieve, decide relevance, pack context, generate,
+verify every citation and figure, and return an `Answer` (or the fixed refusal)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from assistant.backend_extractive import ExtractiveChatModel
+from assistant.grounding import find_quote, parse_citations, verify_answer
+from assistant.models import REFUSAL, Answer, Citation, Turn
+from assistant.settings import ChainSettings
+from corpus.errors import BadQueryError
+from prompts import load_prompt
+from retriever.hybrid import HybridRetriever
+from retriever.models import Hit
+from retriever.tokenizer import ChineseTokenizer
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+TokenCallback = Callable[[str], None]
+
+
+def query_coverage(question: str, hits: Sequence[Hit], retriever: HybridRetriever, top: int = 3) -> float:
+    """IDF-weighted share of the question's words found in the top passages (title and section
+    included). Words no report uses ("上海", "GDP") weigh most, so their absence pulls it down."""
+    tokens = list(dict.fromkeys(retriever.tokenizer.tokenize(question)))
+    if not tokens:
+        return 0.0
+    bm25 = retriever.index.bm25
+    text = " ".join(
+        f"{h.chunk.title} {' '.join(h.chunk.section)} {h.chunk.text}" for h in hits[:top]
+    )
+    present = set(retriever.tokenizer.tokenize(text))
+    weights = {t: bm25.idf(t) for t in tokens}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def is_relevant(coverage: float, best_dense: float | None, settings: ChainSettings) -> bool:
+    if best_dense is None:
+        return coverage >= settings.min_coverage
+    return coverage >= settings.min_coverage or best_dense >= settings.min_dense
+
+
+def pack_context(hits: Sequence[Hit], budget_chars: int) -> list[Hit]:
+    """Whole passages in rank order while they fit the budget (the first always fits)."""
+    packed: list[Hit] = []
+    used = 0
+    for hit in hits:
+        size = len(hit.chunk.text)
+        if packed and used + size > budget_chars:
+            continue
+        packed.append(hit)
+        used += size
+    return packed
+
+
+def format_context(hits: Sequence[Hit]) -> str:
+    blocks = []
+    for n, hit in enumerate(hits, start=1):
+        c = hit.chunk
+        section = f" {c.section_label}" if c.section else ""
+        blocks.append(f"[{n}] {c.label}{section}\n{c.text}")
+    return "\n\n".join(blocks)
+
+
+_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{0,8}$")
+_YEAR = re.compile(r"20\d\d年(?:度)?")
+
+
+def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
+    """Without a model: carry the last question's subject into a short follow-up.
+
+    "那2023年呢？" after "2024年北京常住人口是多少？" becomes "2023年北京常住人口是多少？";
+    other follow-ups are prefixed with the previous question so retrieval sees both.
+    """
+    if not history or not _FOLLOW_UP.search(question.strip()):
+        return question
+    previous = history[-1].standalone_question or history[-1].question
+    years = _YEAR.findall(question)
+    core = re.sub(r"^(那|那么|还有|另外)", "", question.strip()).strip("？?呢吗 ")
+    if years and _YEAR.search(previous) and _YEAR.sub("", core).strip() == "":
+        return _YEAR.sub(years[0], previous, count=1)
+    return f"{previous} {question.strip()}"
+
+
+def clean_rewrite(text: str, fallback: str) -> str:
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    line = re.sub(r"^(独立问题|改写后的问题|问题)[:：]\s*", "", line).strip("“”\"' ")
+    if not line or len(line) > 200 or line == REFUSAL:
+        return fallback
+    return line
+
+
+class AnswerChain:
+    """One job: a question (and its conversation) in, a verified `Answer` out."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        chat_model: BaseChatModel | None,
+        backend: str,
+        settings: ChainSettings | None = None,
+        tokenizer: ChineseTokenizer | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.backend = backend
+        self.settings = settings or ChainSettings()
+        self.extractive = ExtractiveChatModel(
+            tokenizer=tokenizer or retriever.tokenizer,
+            min_coverage=self.settings.extractive_min_coverage,
+        )
+        self.chat_model = chat_model or self.extractive
+
+    def as_runnable(self) -> Runnable:
+        """The chain as a LangChain runnable: {"question", "history"?} -> Answer."""
+        return RunnableLambda(
+            lambda inputs: self.ask(inputs["question"], history=inputs.get("history", ()))
+        )
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
+        if not history:
+            return question
+        fallback = heuristic_rewrite(question, history)
+        if self.chat_model is self.extractive or not self.settings.rewrite_with_model:
+            return fallback
+        lines = []
+        for turn in history[-3:]:
+            lines.append(f"用户：{turn.standalone_question or turn.question}")
+            if turn.answer:
+                lines.append(f"助手：{turn.answer[:200]}")
+        prompt = load_prompt("rewrite").format(history="\n".join(lines), question=question)
+        try:
+            reply = self.chat_model.invoke([HumanMessage(content=prompt)])
+        except Exception as exc:  # the answer step reports backend faults; here fall back quietly
+            log.warning("question rewrite failed (%s); using the heuristic rewrite", exc)
+            return fallback
+        return clean_rewrite(str(reply.content), fallback)
+
+    def _generate(
+        self, question: str, packed: Sequence[Hit], on_token: TokenCallback | None
+    ) -> tuple[str, str, str, str]:
+        """(text, backend used, notice, fallback reason). Falls back to extractive on any fault."""
+        messages = [
+            SystemMessage(content=load_prompt("answer_system")),
+            HumanMessage(
+                content=load_prompt("answer_user").format(
+                    context=format_context(packed), question=question
+                ),
+                additional_kwargs={
+                    "planqa": {"question": question, "passages": [h.chunk.text for h in packed]}
+                },
+            ),
+        ]
+        if self.chat_model is self.extractive:
+            return str(self.extractive.invoke(messages).content), "extractive", "", ""
+        try:
+            parts: list[str] = []
+            finish = None
+            for chunk in self.chat_model.stream(messages):
+                piece = str(chunk.content)
+                finish = (chunk.response_metadata or {}).get("finish_reason") or finish
+                if piece:
+                    parts.append(piece)
+                    if on_token is not None:
+                        on_token(piece)
+            text = "".join(parts)
+            if finish == "timeout":
+                raise TimeoutError("the model took too long")
+            if not text.strip():
+                raise ValueError("the model returned an empty answer")
+            return text, self.backend, "", ""
+        except Exception as exc:
+            log.warning("backend %s failed: %s", self.backend, exc)
+            reason, words = _reason(exc)
+            notice = f"{self.backend} 后端不可用（{words}），已改用摘录式回答。"
+            return str(self.extractive.invoke(messages).content), "extractive", notice, reason
+
+    # -- the whole chain ---------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        on_token: TokenCallback | None = None,
+        qid: str | None = None,
+    ) -> Answer:
+        if not isinstance(question, str) or not question.strip():
+            raise BadQueryError("The question is empty. Example: planqa ask \"北京常住人口是多少？\"")
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        s = self.settings
+        started = time.perf_counter()
+        standalone = self.rewrite(question, history)
+        hits = self.retriever.run(standalone, top_k=s.retrieve_k)
+        retrieved_at = time.perf_counter()
+        timings = {"retrieve": (retrieved_at - started) * 1000}
+
+        best_dense = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
+        coverage = query_coverage(standalone, hits, self.retriever)
+        if not hits or not is_relevant(coverage, best_dense, s):
+            timings.update(generate=0.0, total=(time.perf_counter() - started) * 1000)
+            return self._refusal(question, standalone, hits, self.backend, "", timings, qid)
+
+        packed = pack_context(hits, s.context_chars)
+        text, used_backend, notice, fallback = self._generate(standalone, packed, on_token)
+        timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
+        passages = [h.chunk.text for h in packed]
+        check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        if check.refused:
+            timings["total"] = (time.perf_counter() - started) * 1000
+            return self._refusal(
+                question, standalone, hits, used_backend, notice, timings, qid, fallback
+            )
+        if not check.text.strip():
+            # Cut-off or empty output after verification: answer extractively instead.
+            text = str(self.extractive.invoke([HumanMessage(content="", additional_kwargs={
+                "planqa": {"question": standalone, "passages": passages}})]).content)
+            check = verify_answer(text, passages, support_threshold=s.support_threshold)
+            used_backend, notice = "extractive", notice or "模型输出为空，已改用摘录式回答。"
+            fallback = fallback or "empty"
+            if check.refused:
+                timings["total"] = (time.perf_counter() - started) * 1000
+                return self._refusal(
+                    question, standalone, hits, used_backend, notice, timings, qid, fallback
+                )
+
+        citations = tuple(
+            self._citation(n, packed[n - 1], check.text, len(packed))
+            for n in check.cited
+            if 0 < n <= len(packed)
+        )
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            id=qid,
+            question=question,
+            standalone_question=standalone,
+            answer=check.text,
+            refused=False,
+            grounded=check.grounded and bool(citations),
+            citations=citations,
+            retrieved=tuple(hits),
+            ungrounded_figures=tuple(check.ungrounded_figures),
+            backend=used_backend,
+            notice=notice,
+            fallback=fallback,
+            timings_ms=timings,
+        )
+
+    def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:
+        # Quote the passage sentence that supports the answer sentences citing [n].
+        claims = [
+            sentence.claim
+            for sentence in parse_citations(answer_text, n_passages).sentences
+            if n in sentence.cited
+        ]
+        start, end = find_quote(" ".join(claims) or answer_text, hit.chunk.text)
+        return Citation(n=n, hit=hit, quote=hit.chunk.text[start:end], quote_start=start, quote_end=end)
+
+    def _refusal(
+        self, question, standalone, hits, backend, notice, timings, qid, fallback=""
+    ) -> Answer:
+        return Answer(
+            id=qid,
+            question=question,
+            standalone_question=standalone,
+            answer=REFUSAL,
+            refused=True,
+            grounded=True,  # it states nothing, so nothing in it is ungrounded
+            citations=(),
+            retrieved=tuple(hits[:3]),  # offered as "可能相关"
+            backend=backend,
+            notice=notice,
+            fallback=fallback,
+            timings_ms=timings,
+        )
+
+
+def _reason(exc: Exception) -> tuple[str, str]:
+    """(machine reason, words for the user) of a backend fault."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if isinstance(exc, TimeoutError) or "timeout" in text or "timed out" in text:
+        return "timeout", "超时"
+    if "connect" in text:
+        return "unavailable", "无法连接服务器"
+    if "empty" in text:
+        return "empty", "输出为空"
+    return "error", type(exc).__name__

@@ -1,0 +1,120 @@
+"""The real model backends: llama.cpp in process, and llama.cpp's OpenAI-compatible server on
+127.0.0.1 serving the same bundled model (slow: loads a 1.1 GB model)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from assistant.backend_local import BackendUnavailable, LlamaCppChatModel
+from assistant.backend_openai import make_openai_chat_model
+from assistant.chain import AnswerChain
+from assistant.settings import ChainSettings
+from corpus.chunking import ChunkerSettings
+from retriever import index as index_store
+from retriever.hybrid import HybridRetriever
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("llama_cpp")
+
+
+@pytest.fixture(scope="module")
+def model_path() -> str:
+    from assistant.model_files import bundled_model_path
+
+    return str(bundled_model_path())
+
+
+@pytest.fixture(scope="module")
+def local_model(model_path) -> LlamaCppChatModel:
+    model = LlamaCppChatModel(model_path=model_path, n_ctx=2048, max_tokens=96, timeout_s=120)
+    model.load()
+    return model
+
+
+@pytest.fixture()
+def retriever(tiny_corpus, tmp_path, embedder, tokenizer) -> HybridRetriever:
+    index_store.build(tiny_corpus, tmp_path / "idx", embedder, tokenizer, ChunkerSettings())
+    return HybridRetriever(index_store.load(tmp_path / "idx"), embedder, tokenizer)
+
+
+def test_local_model_streams_chinese_text(local_model):
+    chunks = list(local_model.stream("用一句话回答：中国的首都是哪座城市？"))
+    text = "".join(str(c.content) for c in chunks)
+    assert len(chunks) > 1 and "北京" in text
+
+
+def test_local_chain_answers_with_a_verified_citation(local_model, retriever):
+    chain = AnswerChain(retriever, local_model, "local")
+    streamed: list[str] = []
+    answer = chain.ask("2023年末北京常住人口是多少？", on_token=streamed.append)
+    assert answer.backend == "local" and streamed
+    assert not answer.refused and "2185.8" in answer.answer
+    assert answer.grounded and answer.citations
+    assert any("2185.8" in c.hit.chunk.text for c in answer.citations)
+
+
+def test_damaged_model_file_is_a_plain_error(tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 64)
+    model = LlamaCppChatModel(model_path=str(broken))
+    with pytest.raises(BackendUnavailable, match="Could not load the model file"):
+        model.load()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def openai_server(model_path):
+    """llama-cpp-python's own OpenAI-compatible server, on loopback, for this module."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "planqa-test"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/models", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("llama_cpp.server did not start on 127.0.0.1")
+                time.sleep(1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_openai_backend_against_a_real_local_server(openai_server, retriever):
+    model = make_openai_chat_model(openai_server, "planqa-test", max_tokens=96, timeout_s=120)
+    chain = AnswerChain(retriever, model, "openai", ChainSettings())
+    answer = chain.ask("北京的森林覆盖率达到了多少？")
+    assert answer.backend == "openai" and not answer.notice
+    assert not answer.refused and "44.9%" in answer.answer
+    assert answer.grounded and any("44.9%" in c.hit.chunk.text for c in answer.citations)
+
+
+def test_openai_backend_times_out_into_extractive(openai_server, retriever):
+    model = make_openai_chat_model(openai_server, "planqa-test", max_tokens=96, timeout_s=0.01)
+    chain = AnswerChain(retriever, model, "openai", ChainSettings(rewrite_with_model=False))
+    answer = chain.ask("北京的森林覆盖率达到了多少？")
+    assert answer.backend == "extractive" and answer.fallback == "timeout"
+    assert "44.9%" in answer.answer
