@@ -3,6 +3,7 @@ running the bundled Qwen2.5-Coder-1.5B-Instruct GGUF or any GGUF the user names.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -70,10 +71,14 @@ class LlamaCppChatModel(BaseChatModel):
                 "`bash scripts/setup.sh local`, or use --backend extractive or openai."
             ) from exc
         try:
+            # llama-cpp-python's default is half the cores for generation; on the 2-core
+            # machines PlanQA targets that leaves one core idle while a user waits.
+            threads = self.n_threads or os.cpu_count() or 1
             self._llama = Llama(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
+                n_threads=threads,
+                n_threads_batch=threads,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:

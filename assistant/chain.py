@@ -12,7 +12,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.backend_extractive import ExtractiveChatModel
+from assistant.backend_extractive import ExtractiveChatModel, extractive_answer
 from assistant.grounding import find_quote, parse_citations, verify_answer
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.settings import ChainSettings
@@ -216,6 +216,16 @@ class AnswerChain:
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         passages = [h.chunk.text for h in packed]
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
+            rescued = extractive_answer(
+                standalone, passages, self.extractive.tokenizer or self.retriever.tokenizer,
+                min_coverage=s.rescue_min_coverage,
+            )
+            if rescued != REFUSAL:
+                text, used_backend = rescued, "extractive"
+                notice = notice or "模型未能作答；以下为与问题最相符的报告原文。"
+                fallback = fallback or "rescue"
+                check = verify_answer(text, passages, support_threshold=s.support_threshold)
         if check.refused:
             timings["total"] = (time.perf_counter() - started) * 1000
             return self._refusal(

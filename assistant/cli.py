@@ -254,6 +254,7 @@ def _search_batch(args: argparse.Namespace, retriever, filters) -> int:
 
 # Exit codes of `planqa ask` when the chosen backend could not answer and extractive did.
 FALLBACK_EXIT = {"model_file": 3, "unavailable": 4, "timeout": 5, "error": 6, "empty": 6}
+# "rescue" (the model refused, a quoted sentence answered) is not a fault: exit 0.
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

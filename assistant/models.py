@@ -60,7 +60,8 @@ class Answer:
     ungrounded_figures: tuple[str, ...] = ()
     backend: str = ""
     notice: str = ""  # one line for the user, e.g. "本地模型不可用，已改用摘录式回答。"
-    fallback: str = ""  # why another backend answered: model_file | unavailable | timeout | error | empty
+    # why another backend answered: model_file | unavailable | timeout | error | empty | rescue
+    fallback: str = ""
     timings_ms: dict = field(default_factory=dict)
     id: str | None = None
 

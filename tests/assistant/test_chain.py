@@ -106,3 +106,42 @@ def test_pack_context_keeps_whole_passages_within_budget(retriever):
     packed = pack_context(hits, budget_chars=len(hits[0].chunk.text) + 1)
     assert packed[0] == hits[0]
     assert sum(len(h.chunk.text) for h in packed) <= len(hits[0].chunk.text) + 1 or len(packed) == 1
+
+
+# Scripted model replies stand in for the small model's typical faults; the rest is real.
+def _scripted(reply: str):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    return FakeListChatModel(responses=[reply])
+
+
+def test_model_refusal_is_rescued_by_a_well_covered_quote(retriever):
+    chain = AnswerChain(retriever, _scripted("报告中未找到相关内容。"), "local",
+                        ChainSettings(rescue_min_coverage=0.75))
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert not answer.refused and answer.fallback == "rescue" and "2185.8万人" in answer.answer
+    assert answer.notice and answer.grounded
+    off_topic = chain.ask("北京的火星基地什么时候建成？")
+    assert off_topic.refused
+
+
+def test_citation_to_a_missing_passage_is_removed(retriever):
+    chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2185.8万人[9]。"), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert "[9]" not in answer.answer
+    assert answer.grounded and answer.citations  # re-cited to the passage holding the figure
+    assert "2185.8" in answer.citations[0].hit.chunk.text
+
+
+def test_changed_figure_is_flagged_not_presented_as_grounded(retriever):
+    chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2190万人[1]。"), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert not answer.grounded and "2190万人" in answer.ungrounded_figures
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "[1"])
+def test_empty_or_cut_off_output_falls_back(retriever, reply):
+    chain = AnswerChain(retriever, _scripted(reply), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.backend == "extractive" and answer.notice
+    assert "2185.8万人" in answer.answer

@@ -1,0 +1,83 @@
+"""The same bundled model given Langchain-Chatchat's default knowledge-base prompt over the top-3
+retrieved chunks, scored like `evals.answers` (answer accuracy, refusal), for comparison.
+
+    .venv/bin/python bench/compare_chatchat.py --split test
+Chatchat's prompt (configs/prompt_config.py, "knowledge_base_chat") asks for a concise answer from
+the known information, or "根据已知信息无法回答该问题"; it asks for no citations, so only accuracy and
+refusal are compared. Retrieval is PlanQA's, so the difference is the prompt and the checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from langchain_core.messages import HumanMessage  # noqa: E402
+
+from assistant.services import make_chat_model, open_retriever  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from evals.answers import answer_matches  # noqa: E402
+from evals.dataset import load_questions  # noqa: E402
+
+CHATCHAT_PROMPT = (
+    "<指令>根据已知信息，简洁和专业的来回答问题。如果无法从中得到答案，请说 “根据已知信息无法回答该问题”，"
+    "不允许在答案中添加编造成分，答案请使用中文。 </指令>\n"
+    "<已知信息>{context}</已知信息>\n<问题>{question}</问题>"
+)
+
+
+def main() -> int:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=0)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    retriever = open_retriever(settings)
+    model = make_chat_model(settings.answer)
+    if model is None:
+        print("needs the local or openai backend", file=sys.stderr)
+        return 2
+    questions = load_questions(split=args.split)[: args.limit or None]
+    correct = refused_u = refused_a = n_a = n_u = 0
+    latencies = []
+    for q in tqdm(questions, desc="chatchat prompt", file=sys.stderr):
+        hits = retriever.run(q.question, top_k=3)
+        context = "\n".join(h.chunk.text for h in hits)
+        started = time.perf_counter()
+        reply = str(model.invoke([HumanMessage(CHATCHAT_PROMPT.format(context=context,
+                                                                     question=q.question))]).content)
+        latencies.append((time.perf_counter() - started) * 1000)
+        refused = "无法回答" in reply or "未找到" in reply
+        if q.answerable:
+            n_a += 1
+            refused_a += refused
+            correct += (not refused) and answer_matches(q, reply)
+        else:
+            n_u += 1
+            refused_u += refused
+    result = {
+        "system": "chatchat-default-prompt+top3",
+        "split": args.split,
+        "n": len(questions),
+        "answer_accuracy": correct / n_a if n_a else 0.0,
+        "refusal_accuracy": refused_u / n_u if n_u else 0.0,
+        "false_refusal_rate": refused_a / n_a if n_a else 0.0,
+        "total_ms_p50": statistics.median(latencies) if latencies else None,
+    }
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    out = ROOT / "evals" / "results" / f"chatchat-{args.split}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
