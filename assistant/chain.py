@@ -45,9 +45,9 @@ def query_coverage(question: str, hits: Sequence[Hit], retriever: HybridRetrieve
 
 
 def is_relevant(coverage: float, best_dense: float | None, settings: ChainSettings) -> bool:
-    if best_dense is None:
-        return coverage >= settings.min_coverage
-    return coverage >= settings.min_coverage or best_dense >= settings.min_dense
+    if coverage < settings.min_coverage:
+        return False
+    return best_dense is None or best_dense >= settings.min_dense
 
 
 def pack_context(hits: Sequence[Hit], budget_chars: int) -> list[Hit]:

@@ -36,11 +36,9 @@ def main() -> int:
         print(f"  {label:<13} coverage {cov[:6]}…  dense {den[:6]}…")
     results = []
     for cov, dense in itertools.product(
-        [0.0, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8], [0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 1.01]
+        [0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5], [0.0, 0.8, 0.82, 0.84, 0.86, 0.88]
     ):
-        s = ChainSettings(min_coverage=cov, min_dense=min(dense, 1.0) if dense <= 1 else 1.0)
-        if dense > 1:
-            s = ChainSettings(min_coverage=cov, min_dense=1.0)
+        s = ChainSettings(min_coverage=cov, min_dense=dense)
         refused_u = sum(not is_relevant(c, d, s) for _, c, d, _ in unanswerable)
         refused_a = sum(not is_relevant(c, d, s) for _, c, d, _ in answerable)
         results.append((refused_a, -refused_u, cov, dense, refused_u))

@@ -52,6 +52,12 @@ class BM25Index:
             postings[term] = (docs, weights.astype(np.float32))
         return cls(postings, n_docs, k1, b)
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term no chunk contains gets the largest value."""
+        entry = self._postings.get(term)
+        df = 0 if entry is None else len(entry[0])
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every chunk for the query (a repeated query term counts once)."""
         scores = np.zeros(self.n_docs, dtype=np.float32)

@@ -145,3 +145,10 @@ def test_empty_or_cut_off_output_falls_back(retriever, reply):
     answer = chain.ask("2023年末全市常住人口是多少？")
     assert answer.backend == "extractive" and answer.notice
     assert "2185.8万人" in answer.answer
+
+
+def test_off_topic_question_is_refused_before_the_model_is_asked(retriever):
+    # The scripted model would answer anything; the relevance gate must stop it being asked.
+    chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2185.8万人[1]。"), "local")
+    answer = chain.ask("红烧肉怎么做？")
+    assert answer.refused and answer.timings_ms["generate"] == 0.0
