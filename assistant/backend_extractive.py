@@ -29,8 +29,10 @@ _RANK_BONUS = 0.05
 _LONG_SENTENCE = 150  # characters; longer sentences bury the answer
 _SHORT_SENTENCE = 8  # content characters; a heading or a label, not an answer
 _NOT_CONTENT = re.compile(r"[^\w%.]|_")
-# A further sentence joins the answer only when it scores close to the best one.
-_SECOND_SENTENCE_RATIO = 0.6
+# A further sentence joins the answer only when it scores close to the best one. On the dev split
+# 0.6 -> 0.85 cost one correct answer (84.2% -> 82.9%) and lifted citation precision 63.7% -> 76.0%:
+# weaker second quotes mostly cited passages without the fact.
+_SECOND_SENTENCE_RATIO = 0.85
 _CLAUSE_BREAK = "，,；;、："
 
 
