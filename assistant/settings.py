@@ -29,7 +29,7 @@ def default_index_dir() -> Path:
 class ChainSettings:
     """How much context, when to refuse, how strict grounding is. Thresholds: evals dev split."""
 
-    context_chars: int = 1500  # passage text packed into the prompt, whole passages only
+    context_chars: int = 1200  # passage text packed into the prompt, whole passages only
     retrieve_k: int = 6
     # Refuse without asking the model when the top passages hold too little of the question's
     # rarity-weighted words, or are semantically far. On the dev split no answerable question has
