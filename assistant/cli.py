@@ -219,24 +219,35 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _search_batch(args: argparse.Namespace, retriever, filters) -> int:
-    path: Path = args.batch
+def _batch_items(path: Path):
+    """(line number, JSON object with a "question") of a batch file; bad lines are reported on
+    stderr and yielded as (number, None) so the caller counts them as failures."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadQueryError(f"Cannot read the batch file {path}: {exc}.") from exc
-    failures = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-            qid, question = item.get("id", number), item["question"]
-        except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
-            print(f"planqa: line {number} of {path} is not a JSON object with a \"question\"; skipped.",
-                  file=sys.stderr)
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                raise TypeError
+        except (json.JSONDecodeError, TypeError):
+            print(f"planqa: line {number} of {path} is not a JSON object with a \"question\"; "
+                  "skipped.", file=sys.stderr)
+            yield number, None
+            continue
+        yield number, item
+
+
+def _search_batch(args: argparse.Namespace, retriever, filters) -> int:
+    failures = 0
+    for number, item in _batch_items(args.batch):
+        if item is None:
             failures += 1
             continue
+        qid, question = item.get("id", number), item["question"]
         try:
             hits = retriever.run(str(question), top_k=args.k, mode=args.mode, filters=filters)
         except BadQueryError as exc:
@@ -276,21 +287,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"planqa: {setup_notice}", file=sys.stderr)
 
     if args.batch is not None:
-        try:
-            lines = args.batch.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadQueryError(f"Cannot read the batch file {args.batch}: {exc}.") from exc
         failures = 0
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        for number, item in _batch_items(args.batch):
+            if item is None:
+                failures += 1
                 continue
+            question = item["question"]
             try:
-                item = json.loads(line)
-                question = str(item["question"])
                 history = [Turn(**t) for t in item.get("history", [])]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                print(f"planqa: line {number} of {args.batch} is not a JSON object with a "
-                      "\"question\"; skipped.", file=sys.stderr)
+            except TypeError:
+                print(f"planqa: line {number} of {args.batch}: \"history\" must be a list of "
+                      "{\"question\", \"answer\"?} objects; skipped.", file=sys.stderr)
                 failures += 1
                 continue
             qid = item.get("id", number)
