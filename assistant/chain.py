@@ -217,10 +217,7 @@ class AnswerChain:
         passages = [h.chunk.text for h in packed]
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
-            rescued = extractive_answer(
-                standalone, passages, self.extractive.tokenizer or self.retriever.tokenizer,
-                min_coverage=s.rescue_min_coverage,
-            )
+            rescued = self._quote(standalone, passages, s.rescue_min_coverage)
             if rescued != REFUSAL:
                 text, used_backend = rescued, "extractive"
                 notice = notice or "模型未能作答；以下为与问题最相符的报告原文。"
@@ -233,8 +230,7 @@ class AnswerChain:
             )
         if not check.text.strip():
             # Cut-off or empty output after verification: answer extractively instead.
-            text = str(self.extractive.invoke([HumanMessage(content="", additional_kwargs={
-                "planqa": {"question": standalone, "passages": passages}})]).content)
+            text = self._quote(standalone, passages, s.extractive_min_coverage)
             check = verify_answer(text, passages, support_threshold=s.support_threshold)
             used_backend, notice = "extractive", notice or "模型输出为空，已改用摘录式回答。"
             fallback = fallback or "empty"
@@ -264,6 +260,12 @@ class AnswerChain:
             notice=notice,
             fallback=fallback,
             timings_ms=timings,
+        )
+
+    def _quote(self, question: str, passages: list[str], min_coverage: float) -> str:
+        """The extractive answer over already-packed passages (rescue and empty-output paths)."""
+        return extractive_answer(
+            question, passages, self.retriever.tokenizer, min_coverage=min_coverage
         )
 
     def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:

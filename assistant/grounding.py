@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.models import REFUSAL
+from corpus.cleaning import CJK
 
 REFUSAL_STEM = REFUSAL.rstrip("。")
 
@@ -42,7 +43,6 @@ _PLACEHOLDER_MARKER = re.compile(r"[\[［【]\s*(?:n|N|x|X|k|编号|来源编号
 _DANGLING_MARKER = re.compile(r"\^?[\[［【]\^?\s*\d{0,3}\s*$")
 # List enumerators (`1.` `2、` `（3）` at a line start) are not figures of the answer.
 _ENUMERATOR = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[）)])")
-_CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 _SENTENCE_END = "。！？；!?;"
@@ -120,7 +120,7 @@ def _stands_alone(text: str, start: int, end: int) -> bool:
     """A bare number that is a value of its own (a table cell), not `PM2.5浓度` or `2.5倍于`."""
     before = text[start - 1] if start else ""
     after = text[end] if end < len(text) else ""
-    return not (before.isascii() and before.isalpha()) and not re.match(rf"[{_CJK}]", after)
+    return not (before.isascii() and before.isalpha()) and not re.match(rf"[{CJK}]", after)
 
 
 def figure_in_text(figure: str, text: str) -> bool:

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-try:  # one shared definition when the corpus layer provides it
-    from corpus.cleaning import normalize_for_match
-except ImportError:  # pragma: no cover - fallback until corpus.cleaning exists
-
-    def normalize_for_match(text: str) -> str:
-        """NFKC-normalise, then delete all whitespace (line wraps, stray spaces, tabs)."""
-        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
+from corpus.cleaning import normalize_for_match
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "questions.jsonl"
 

@@ -135,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--misses", action="store_true", help="list questions PlanQA missed")
     args = parser.parse_args(argv)
 
-    questions = load_questions(*( [args.questions] if args.questions else []),
-                               split=None if args.split == "all" else args.split)
+    split = None if args.split == "all" else args.split
+    questions = load_questions(args.questions, split) if args.questions else load_questions(
+        split=split
+    )
     settings = Settings.from_env().with_overrides(index_dir=args.index)
     retriever = open_retriever(settings)
     rows, per_system = [], {}
