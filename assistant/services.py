@@ -21,7 +21,9 @@ def open_retriever(
     """Load the index and the models it was built with; a stale index is an error, not a guess."""
     loaded = index_store.load(settings.index_dir)
     if check_stale:
-        reason = index_store.stale_reason(loaded, settings.corpus_dir)
+        reason = index_store.stale_reason(
+            loaded, settings.corpus_dirs, hidden=settings.hidden_files
+        )
         if reason:
             raise IndexMissingError(
                 f"The index at {settings.index_dir} is out of date: {reason}. "

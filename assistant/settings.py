@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +25,13 @@ def default_index_dir() -> Path:
         return PACKAGE_ROOT / "index"
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return cache / "planqa" / "index"
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the app keeps uploaded reports and its lists: `$XDG_DATA_HOME/planqa`."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "planqa"
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,9 @@ class ChainSettings:
         if self.retrieve_k <= 0:
             raise ValueError(f"retrieve_k must be > 0, got {self.retrieve_k}")
         if not 0 <= self.rescue_min_coverage <= 1.01:
-            raise ValueError(f"rescue_min_coverage must be in [0, 1.01], got {self.rescue_min_coverage}")
+            raise ValueError(
+                f"rescue_min_coverage must be in [0, 1.01], got {self.rescue_min_coverage}"
+            )
         if not 0 <= self.min_coverage <= 1 or not -1 <= self.min_dense <= 1:
             raise ValueError("min_coverage must be in [0, 1] and min_dense in [-1, 1]")
 
@@ -94,9 +105,14 @@ class BackendSettings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise PlanQAError(f"Unknown backend {self.backend!r}; use one of {', '.join(BACKENDS)}.")
+            raise PlanQAError(
+                f"Unknown backend {self.backend!r}; use one of {', '.join(BACKENDS)}."
+            )
         if self.max_tokens <= 0 or self.n_ctx <= 0 or self.timeout_s <= 0:
             raise PlanQAError("max tokens, context size and timeout must be positive numbers.")
+
+
+HIDDEN_FILE = "hidden.json"
 
 
 @dataclass(frozen=True)
@@ -109,15 +125,82 @@ class Settings:
     retriever: RetrieverSettings = field(default_factory=RetrieverSettings)
     answer: BackendSettings = field(default_factory=BackendSettings)
     chain: ChainSettings = field(default_factory=ChainSettings)
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Empty: the app's report management page is hidden. Kept out of repr() and logs.
+    admin_password: str = field(default="", repr=False)
+    upload_max_mb: int = 20
+    # The CLI's `--corpus DIR` means exactly that folder: no uploads, nothing hidden.
+    exact_corpus: bool = False
+
+    def __post_init__(self) -> None:
+        if self.upload_max_mb <= 0:
+            raise PlanQAError(
+                f"The upload limit must be a positive number of MB, got {self.upload_max_mb}."
+            )
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Reports uploaded through the app, with their own catalog.json."""
+        return self.data_dir / "reports"
+
+    @property
+    def corpus_dirs(self) -> tuple[Path, ...]:
+        """Every folder of the corpus: the reports folder, then the uploads folder if it exists."""
+        if self.exact_corpus or not self.uploads_dir.is_dir():
+            return (self.corpus_dir,)
+        if self.uploads_dir.resolve() == self.corpus_dir.resolve():
+            return (self.corpus_dir,)
+        return (self.corpus_dir, self.uploads_dir)
+
+    @property
+    def hidden_file(self) -> Path:
+        return self.data_dir / HIDDEN_FILE
+
+    @property
+    def hidden_files(self) -> frozenset[str]:
+        """File names of bundled reports hidden through the app (read from data_dir/hidden.json)."""
+        path = self.hidden_file
+        if self.exact_corpus or not path.is_file():
+            return frozenset()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PlanQAError(
+                f"{path} is not valid JSON ({exc}); fix or delete it to show all reports again."
+            ) from exc
+        if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+            raise PlanQAError(f"{path} must hold a JSON list of file names.")
+        return frozenset(data)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, config_path: Path | str | None = None
+    ) -> Settings:
+        """Settings from the environment over an optional TOML file.
+
+        The file is `config_path`, else PLANQA_CONFIG; only when `env` is None (the real
+        environment) are ./planqa.toml and ~/.config/planqa/config.toml looked for as well.
+        """
+        discover = env is None
         env = os.environ if env is None else env
-        settings = cls()
+        if config_path is None and env.get("PLANQA_CONFIG"):
+            config_path = env["PLANQA_CONFIG"]
+        if config_path is None and discover:
+            config_path = find_config_file(env)
+        if config_path is not None:
+            from_file = read_config_file(Path(config_path).expanduser())
+            env = {**from_file, **{k: v for k, v in env.items() if v}}
+        return cls._from_mapping(env)
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        settings = cls(data_dir=default_data_dir(env))
         if env.get("PLANQA_CORPUS_DIR"):
             settings = replace(settings, corpus_dir=Path(env["PLANQA_CORPUS_DIR"]).expanduser())
         if env.get("PLANQA_INDEX_DIR"):
             settings = replace(settings, index_dir=Path(env["PLANQA_INDEX_DIR"]).expanduser())
+        if env.get("PLANQA_DATA_DIR"):
+            settings = replace(settings, data_dir=Path(env["PLANQA_DATA_DIR"]).expanduser())
         if env.get("PLANQA_EMBEDDER"):
             settings = replace(settings, embedder=env["PLANQA_EMBEDDER"])
         if env.get("PLANQA_RERANKER"):
@@ -135,14 +218,96 @@ class Settings:
         if env.get("PLANQA_CONTEXT_CHARS"):
             chars = _number(env, "PLANQA_CONTEXT_CHARS", int)
             settings = replace(settings, chain=replace(settings.chain, context_chars=chars))
+        if env.get("PLANQA_ADMIN_PASSWORD"):
+            settings = replace(settings, admin_password=env["PLANQA_ADMIN_PASSWORD"])
+        if env.get("PLANQA_UPLOAD_MAX_MB"):
+            mb = _number(env, "PLANQA_UPLOAD_MAX_MB", int)
+            if mb <= 0:
+                raise PlanQAError(
+                    f"PLANQA_UPLOAD_MAX_MB must be a positive number of MB, got {mb}."
+                )
+            settings = replace(settings, upload_max_mb=mb)
         return settings
 
     def with_overrides(self, **changes: object) -> Settings:
+        """These settings with the given (not None) values, as from command-line flags; a
+        `corpus_dir` given here is the whole corpus (see `exact_corpus`)."""
         clean = {k: v for k, v in changes.items() if v is not None}
-        for key in ("corpus_dir", "index_dir"):
+        for key in ("corpus_dir", "index_dir", "data_dir"):
             if key in clean:
                 clean[key] = Path(str(clean[key])).expanduser()
+        if "corpus_dir" in clean:
+            clean.setdefault("exact_corpus", True)
         return replace(self, **clean)  # type: ignore[arg-type]
+
+
+# Settings a TOML file may hold, with the TOML types each accepts. The names are the
+# environment variables' without the PLANQA_ prefix, in lower case.
+_STR, _INT, _NUM = (str,), (int,), (int, float)
+CONFIG_KEYS: dict[str, tuple[type, ...]] = {
+    "backend": _STR,
+    "model": _STR,
+    "ctx": _INT,
+    "threads": _INT,
+    "max_tokens": _INT,
+    "timeout": _NUM,
+    "openai_base_url": _STR,
+    "openai_model": _STR,
+    "openai_api_key": _STR,
+    "context_chars": _INT,
+    "corpus_dir": _STR,
+    "index_dir": _STR,
+    "embedder": _STR,
+    "reranker": _STR,
+    "chunk_size": _INT,
+    "data_dir": _STR,
+    "admin_password": _STR,
+    "upload_max_mb": _INT,
+}
+# Folders named in a file are relative to the file, not to wherever the program was started.
+_PATH_KEYS = ("corpus_dir", "index_dir", "data_dir")
+
+
+def find_config_file(env: Mapping[str, str]) -> Path | None:
+    """./planqa.toml, else ~/.config/planqa/config.toml, whichever exists first."""
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config").expanduser()
+    for candidate in (Path("planqa.toml"), config_home / "planqa" / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """A TOML settings file as environment-style `PLANQA_*` strings; PlanQAError naming the file
+    (and the setting) when it cannot be read, is not TOML, or holds an unknown setting."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise PlanQAError(f"The settings file {path} does not exist.") from exc
+    except OSError as exc:
+        raise PlanQAError(f"The settings file {path} cannot be read ({exc}).") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PlanQAError(f"The settings file {path} is not valid TOML: {exc}.") from exc
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        kinds = CONFIG_KEYS.get(key)
+        if kinds is None:
+            raise PlanQAError(
+                f"The settings file {path} has an unknown setting {key!r}; "
+                f"known settings are: {', '.join(CONFIG_KEYS)}."
+            )
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            wanted = "text" if kinds is _STR else "a whole number" if kinds is _INT else "a number"
+            raise PlanQAError(
+                f"In the settings file {path}, {key!r} must be {wanted}, got {value!r}."
+            )
+        text = str(value)
+        if key in _PATH_KEYS and text:
+            folder = Path(text).expanduser()
+            text = str(folder if folder.is_absolute() else path.parent / folder)
+        values[f"PLANQA_{key.upper()}"] = text
+    return values
 
 
 def _number(env: Mapping[str, str], key: str, kind: type) -> int | float:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from corpus.catalog import entry_for, load_catalog
@@ -88,19 +89,57 @@ def _read_docx(path: Path) -> str:
     return "\n".join(parts)
 
 
-def load_reports(corpus_dir: Path, warn: Callable[[str], None] | None = None) -> list[Report]:
-    """Every supported file of the folder, sorted by name, read and cleaned; bad files are skipped."""
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"Corpus folder {corpus_dir} does not exist or is not a folder.")
+CorpusDirs = Path | Sequence[Path]
+
+
+def corpus_folders(corpus_dir: CorpusDirs) -> tuple[Path, ...]:
+    """One folder or several, as a tuple of paths (a single `Path` stays one folder)."""
+    if isinstance(corpus_dir, str | os.PathLike):
+        return (Path(corpus_dir),)
+    return tuple(Path(d) for d in corpus_dir)
+
+
+def corpus_files(corpus_dir: CorpusDirs, hidden: Collection[str] = ()) -> dict[str, Path]:
+    """The report files of the folders by file name, folder by folder and sorted by name.
+
+    READMEs, dot-files (uploads in progress, macOS `._` copies) and `hidden` names are left out;
+    folders that do not exist are skipped. A name in two folders is a CorpusError: the index
+    tells reports apart by file name.
+    """
+    files: dict[str, Path] = {}
+    for folder in corpus_folders(corpus_dir):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            name = path.name
+            if name.startswith(".") or name.lower() in IGNORED_NAMES or name in hidden:
+                continue
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES or not path.is_file():
+                continue
+            if name in files:
+                raise CorpusError(
+                    f"Two reports are both named {name} ({files[name].parent} and {folder}); "
+                    "rename or remove one of them."
+                )
+            files[name] = path
+    return files
+
+
+def load_reports(
+    corpus_dir: CorpusDirs,
+    warn: Callable[[str], None] | None = None,
+    hidden: Collection[str] = (),
+) -> list[Report]:
+    """Every supported file of the folder(s), read and cleaned; bad files are skipped with a
+    warning, `hidden` file names are left out. Each folder has its own optional catalog.json."""
+    folders = corpus_folders(corpus_dir)
+    for folder in folders:
+        if not folder.is_dir():
+            raise CorpusError(f"Corpus folder {folder} does not exist or is not a folder.")
     warn = warn or logging.getLogger(__name__).warning
-    catalog = load_catalog(corpus_dir)
+    catalogs = {folder: load_catalog(folder) for folder in folders}
     reports: list[Report] = []
-    for path in sorted(corpus_dir.iterdir(), key=lambda p: p.name):
-        if not path.is_file() or path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            continue
-        if path.name.lower() in IGNORED_NAMES:
-            continue
+    for path in corpus_files(folders, hidden).values():
         try:
             raw = read_source(path)
             sha = sha256_file(path)
@@ -116,7 +155,7 @@ def load_reports(corpus_dir: Path, warn: Callable[[str], None] | None = None) ->
             continue
         reports.append(
             Report(
-                entry=entry_for(path, catalog, text),
+                entry=entry_for(path, catalogs[path.parent], text),
                 source_path=str(path),
                 sha256=sha,
                 text=text,

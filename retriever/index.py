@@ -8,7 +8,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import numpy as np
 from corpus.chunking import ChunkerSettings, chunk_report
 from corpus.errors import IndexMissingError
 from corpus.models import CatalogEntry, Chunk, Report
-from corpus.reading import load_reports, sha256_file
+from corpus.reading import CorpusDirs, corpus_files, corpus_folders, load_reports, sha256_file
 from embeddings.base import Embedder, ProgressFn
 from embeddings.vector_index import all_vectors, build_flat_ip, load_index, save_index
 from retriever.bm25 import BM25Index
@@ -76,9 +76,7 @@ class Manifest:
             "chunker": self.chunker,
             "tokenizer": self.tokenizer,
             "sources": [s.__dict__ for s in self.sources],
-            "catalog": [
-                {**e.__dict__, "aliases": list(e.aliases)} for e in self.catalog
-            ],
+            "catalog": [{**e.__dict__, "aliases": list(e.aliases)} for e in self.catalog],
         }
 
     @classmethod
@@ -184,24 +182,21 @@ def load(index_dir: Path) -> LoadedIndex:
     return LoadedIndex(gen, manifest, chunks, vectors, bm25, size)
 
 
-def stale_reason(loaded: LoadedIndex, corpus_dir: Path, embedder_id: str | None = None) -> str:
-    """Why the index no longer matches the corpus (or the chosen embedder); '' when it does."""
-    corpus_dir = Path(corpus_dir)
+def stale_reason(
+    loaded: LoadedIndex,
+    corpus_dir: CorpusDirs,
+    embedder_id: str | None = None,
+    *,
+    hidden: Collection[str] = (),
+) -> str:
+    """Why the index no longer matches the corpus folder(s) (or the chosen embedder); '' when it
+    does. `hidden` file names count as not in the corpus."""
     if embedder_id is not None and embedder_id != loaded.manifest.embedder_id:
-        return (
-            f"it was built with embedder {loaded.manifest.embedder_id}, "
-            f"not {embedder_id}"
-        )
+        return f"it was built with embedder {loaded.manifest.embedder_id}, not {embedder_id}"
     indexed = {s.file: s.sha256 for s in loaded.manifest.sources}
-    if not corpus_dir.is_dir():
+    if not all(folder.is_dir() for folder in corpus_folders(corpus_dir)):
         return ""  # searching a built index does not need the sources
-    from corpus.reading import SUPPORTED_SUFFIXES
-
-    present = {
-        p.name: p
-        for p in corpus_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-    }
+    present = corpus_files(corpus_dir, hidden)
     for name, sha in indexed.items():
         if name not in present:
             return f"{name} was removed from the corpus"
@@ -213,6 +208,18 @@ def stale_reason(loaded: LoadedIndex, corpus_dir: Path, embedder_id: str | None 
     return ""
 
 
+def current_manifest(index_dir: Path) -> Manifest | None:
+    """The manifest of the current index without loading the rest; None when there is no
+    readable one."""
+    gen = current_generation(Path(index_dir))
+    if gen is None or not gen.is_dir():
+        return None
+    try:
+        return _read_manifest(gen)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _try_previous(index_dir: Path) -> tuple[Manifest, list[Chunk], np.ndarray] | None:
     try:
         loaded = load(index_dir)
@@ -222,7 +229,7 @@ def _try_previous(index_dir: Path) -> tuple[Manifest, list[Chunk], np.ndarray] |
 
 
 def build(
-    corpus_dir: Path,
+    corpus_dir: CorpusDirs,
     index_dir: Path,
     embedder: Embedder,
     tokenizer: ChineseTokenizer,
@@ -232,14 +239,16 @@ def build(
     on_plan: Callable[[int], None] | None = None,
     progress: ProgressFn | None = None,
     force: bool = False,
+    hidden: Collection[str] = (),
 ) -> BuildSummary:
     """Build or update the index. Only reports whose bytes changed are re-chunked and re-embedded.
 
     `on_plan(n)` is told how many chunks will be embedded before embedding starts,
     `progress(k)` after every batch. Nothing is written until all embedding is done.
+    `corpus_dir` is one folder or several; `hidden` file names are left out of the index.
     """
     started = time.perf_counter()
-    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    index_dir = Path(index_dir)
     skipped: list[str] = []
 
     def _warn(message: str) -> None:
@@ -247,7 +256,7 @@ def build(
         if warn is not None:
             warn(message)
 
-    reports = load_reports(corpus_dir, warn=_warn)
+    reports = load_reports(corpus_dir, warn=_warn, hidden=hidden)
     chunker_dict = chunker.to_dict()
     previous = None if force else _try_previous(index_dir)
     reason = ""
@@ -274,7 +283,11 @@ def build(
     for report in reports:
         name = Path(report.source_path).name
         old = old_by_file.get(name)
-        if old is not None and old[0].sha256 == report.sha256 and old[0].doc_id == report.entry.doc_id:
+        if (
+            old is not None
+            and old[0].sha256 == report.sha256
+            and old[0].doc_id == report.entry.doc_id
+        ):
             plan.append((report, old[1], old[2]))
             reused.append(name)
         else:
@@ -284,8 +297,14 @@ def build(
     catalog_changed = previous is not None and tuple(previous[0].catalog) != catalog
     if previous is not None and not rebuilt and not removed and not catalog_changed:
         return BuildSummary(
-            index_dir, True, len(reports), sum(len(p[1] or []) for p in plan), 0,
-            reused_reports=reused, skipped_files=skipped, seconds=time.perf_counter() - started,
+            index_dir,
+            True,
+            len(reports),
+            sum(len(p[1] or []) for p in plan),
+            0,
+            reused_reports=reused,
+            skipped_files=skipped,
+            seconds=time.perf_counter() - started,
         )
 
     # Chunk the changed reports first so the progress bar knows the whole amount of work.
@@ -351,7 +370,10 @@ def build(
 
 def _with_entry(chunk: Chunk, entry: CatalogEntry) -> Chunk:
     if (chunk.doc_id, chunk.title, chunk.year, chunk.kind) == (
-        entry.doc_id, entry.title, entry.year, entry.kind
+        entry.doc_id,
+        entry.title,
+        entry.year,
+        entry.kind,
     ):
         return chunk
     data = chunk.to_dict()

@@ -74,3 +74,13 @@ def bundled_index(tmp_path_factory, embedder, tokenizer) -> Path:
     index_dir = corpus.parent / "index"
     index_store.build(corpus, index_dir, embedder, tokenizer, ChunkerSettings())
     return index_dir
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the developer's own data folder or settings file."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("PLANQA_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.delenv("PLANQA_CONFIG", raising=False)
+    monkeypatch.delenv("PLANQA_ADMIN_PASSWORD", raising=False)
