@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--index", type=Path, help="index folder")
     p_ask.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
 
+    p_check = sub.add_parser("check", help="fact-check a claim against the reports")
+    p_check.add_argument("claim", nargs="?", help="the claim, in Chinese")
+    p_check.add_argument("-k", type=_positive_int, default=6, help="passages to read (default 6)")
+    p_check.add_argument("--json", action="store_true", help="print the check as JSON")
+    p_check.add_argument("--batch", type=Path, help="JSONL file of {id, claim}; needs --json")
+    p_check.add_argument("--index", type=Path, help="index folder")
+    p_check.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
+
     p_info = sub.add_parser("info", help="what is indexed")
     p_info.add_argument("--index", type=Path, help="index folder")
     p_info.add_argument("--corpus", type=Path, help="folder of reports")
@@ -107,6 +115,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return cmd_info(args, settings)
         if args.command == "ask":
             return cmd_ask(args, settings)
+        if args.command == "check":
+            return cmd_check(args, settings)
     except PlanQAError as exc:
         print(f"planqa: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -141,7 +151,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     embedder = make_embedder(settings.embedder)
     try:
         summary = index_store.build(
-            settings.corpus_dir,
+            settings.corpus_dirs,
             settings.index_dir,
             embedder,
             ChineseTokenizer(),
@@ -150,6 +160,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             on_plan=on_plan,
             progress=progress,
             force=args.force,
+            hidden=settings.hidden_files,
         )
     finally:
         if bar is not None:
@@ -353,6 +364,77 @@ def _print_answer(answer, show_text: bool = True) -> None:
     print(f"\n（{answer.backend}，用时 {answer.timings_ms.get('total', 0) / 1000:.1f} 秒）")
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Fact-check one claim (or a JSONL batch of {id, claim}) against the indexed reports."""
+    from assistant.factcheck import check_claim
+    from assistant.services import open_retriever
+
+    if args.batch is None and (args.claim is None or not args.claim.strip()):
+        raise BadQueryError(
+            'The claim is empty. Example: planqa check "2024年北京森林覆盖率达到44.95%"'
+        )
+    if args.batch is not None and not args.json:
+        raise BadQueryError("--batch writes JSON Lines; add --json.")
+    retriever = open_retriever(settings)
+    if args.batch is None:
+        result = check_claim(args.claim, retriever, top_k=args.k)
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+        else:
+            _print_check(result)
+        return 0
+
+    try:
+        lines = args.batch.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadQueryError(f"Cannot read the batch file {args.batch}: {exc}.") from exc
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("claim"), str):
+                raise TypeError
+        except (json.JSONDecodeError, TypeError):
+            print(
+                f'planqa: line {number} of {args.batch} is not a JSON object with a "claim"; '
+                "skipped.",
+                file=sys.stderr,
+            )
+            failures += 1
+            continue
+        cid, claim = item.get("id", number), item["claim"]
+        try:
+            result = check_claim(claim, retriever, top_k=args.k, qid=cid)
+        except BadQueryError as exc:
+            print(json.dumps({"id": cid, "claim": claim, "error": str(exc)}, ensure_ascii=False))
+            failures += 1
+            continue
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+    return 0 if failures == 0 else 1
+
+
+def _print_check(result) -> None:
+    print(f"{result.label}：{result.claim}")
+    for f in result.figures:
+        stated = f.stated if f.stated is not None else "未提及"
+        mark = "✓" if f.matches else "✗"
+        print(f"  声称 {f.claimed} ｜ 报告 {stated}  {mark}")
+    if result.verdict == "not_found":
+        print("\n报告中未找到能核实这一说法的内容。")
+        if result.evidence:
+            print("最接近的原文（不足以核实）：")
+    elif result.evidence:
+        print("\n依据：")
+    for n, e in enumerate(result.evidence, start=1):
+        chunk = e.hit.chunk
+        section = f" · {chunk.section_label}" if chunk.section else ""
+        print(f"[{n}] {chunk.label}{section}（原文第{chunk.line_start}-{chunk.line_end}行）")
+        print(f"    “{e.quote.strip()}”")
+    print(f"\n（用时 {result.timings_ms.get('total', 0) / 1000:.1f} 秒）")
+
+
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     from retriever import index as index_store
 
@@ -361,7 +443,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     counts: dict[str, int] = {}
     for c in loaded.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    stale = index_store.stale_reason(loaded, settings.corpus_dir)
+    stale = index_store.stale_reason(loaded, settings.corpus_dirs, hidden=settings.hidden_files)
     age_s = time.time() - m.created_at
     info = {
         "index_dir": str(settings.index_dir),
