@@ -57,7 +57,7 @@ def _render_turn(conv: str, idx: int, record: dict) -> None:
         st.text(record["question"])
     with st.chat_message("assistant"):
         if record.get("notice"):
-            st.info(record["notice"], icon="ℹ️")
+            st.info(render.md(record["notice"]), icon=":material/info:")
         key = f"{conv}-{idx}"
         if record["refused"]:
             st.html(f'<div class="pq-refusal">{render.esc(REFUSAL)}</div>')
@@ -72,11 +72,11 @@ def _render_turn(conv: str, idx: int, record: dict) -> None:
             cited = [c["n"] for c in record["citations"]]
             st.html(render.answer_html(record["answer"], key, cited))
             if not record["grounded"]:
-                figures = "、".join(record.get("ungrounded_figures") or ())
+                figures = render.md("、".join(record.get("ungrounded_figures") or ()))
                 if figures:
-                    st.warning(f"核查提示：以下数字未能在所引段落中找到，请谨慎使用：{figures}", icon="⚠️")
+                    st.warning(f"核查提示：以下数字未能在所引段落中找到，请谨慎使用：{figures}", icon=":material/warning:")
                 else:
-                    st.warning("核查提示：这条回答有内容未能在所引段落中核实，请谨慎使用。", icon="⚠️")
+                    st.warning("核查提示：这条回答有内容未能在所引段落中核实，请谨慎使用。", icon=":material/warning:")
             for c in record["citations"]:
                 common.source_card(
                     n=c["n"], title=c["title"], section=c["section"], text=c["text"],
@@ -90,7 +90,7 @@ def _render_turn(conv: str, idx: int, record: dict) -> None:
                 "thumbs", key=f"fb_{conv}_{idx}", on_change=_save_rating, args=(conv, idx, record)
             )
         with cols[1]:
-            with st.popover("补充意见", icon="💬"):
+            with st.popover("补充意见", icon=":material/rate_review:"):
                 st.text_area("您的意见（可选）", key=f"fbc_{conv}_{idx}", max_chars=2000)
                 st.button(
                     "提交", key=f"fbs_{conv}_{idx}", on_click=_save_comment, args=(conv, idx, record)
@@ -102,7 +102,7 @@ def _render_turn(conv: str, idx: int, record: dict) -> None:
                 details += f" · 用时 {timings['total'] / 1000:.1f} 秒"
             if record.get("standalone_question") and record["standalone_question"] != record["question"]:
                 details += f" · 检索问题：{record['standalone_question']}"
-            st.caption(details)
+            st.caption(render.md(details))
 
 
 def _answer(conv: str, messages: list[dict], question: str) -> None:
@@ -131,7 +131,7 @@ def _answer(conv: str, messages: list[dict], question: str) -> None:
                 answer = chain.ask(question, history=history, on_token=on_token)
             except PlanQAError as exc:
                 placeholder.empty()
-                st.error(str(exc))
+                st.error(render.md(exc))
                 return
         record = answer.to_dict()
         if notice and not record.get("notice"):
@@ -155,7 +155,7 @@ if not messages:
         if cols[i % 2].button(example, key=f"example_{i}", width="stretch"):
             st.session_state.pending_question = example
 else:
-    if st.button("开始新对话", icon="🆕", key="new_conversation"):
+    if st.button("开始新对话", icon=":material/add_comment:", key="new_conversation"):
         for key in ("conversation", "messages"):
             st.session_state.pop(key, None)
         st.query_params.clear()

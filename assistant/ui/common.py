@@ -39,7 +39,7 @@ def session_settings() -> Settings:
 
 def sidebar(base: Settings) -> None:
     with st.sidebar:
-        st.markdown("### ⚙️ 设置")
+        st.markdown("### :material/tune: 设置")
         st.selectbox(
             "回答后端",
             BACKENDS,
@@ -69,7 +69,7 @@ def sidebar(base: Settings) -> None:
 
 def no_index_panel(settings: Settings, error: Exception) -> None:
     """Shown instead of a page when there is no usable index."""
-    st.warning(f"还没有可用的检索索引：{error}")
+    st.warning(f"还没有可用的检索索引：{render.md(error)}")
     st.markdown("首次使用需要为报告建立索引（约一分钟），也可以在命令行运行 `planqa index`。")
     if st.button("建立索引", type="primary", key="build_index"):
         build_index(settings)
@@ -112,7 +112,7 @@ def source_card(
     if anchor:
         st.html(f'<div id="{render.esc(anchor)}"></div>')
     head = f"[{n}] " if n is not None else ""
-    label = f"{head}《{title}》" + (f" · {section}" if section else "")
+    label = render.md(f"{head}《{title}》" + (f" · {section}" if section else ""))
     with st.expander(label, expanded=expanded):
         spans = [(quote_start, quote_end)] if quote_end > quote_start else []
         st.html(render.highlight_html(text, spans, terms))
@@ -122,7 +122,7 @@ def source_card(
                 st.page_link(
                     VIEWER_PAGE,
                     label="在原文中查看",
-                    icon="📄",
+                    icon=":material/description:",
                     query_params={"doc": doc_id, "chunk": chunk_id},
                 )
         with cols[1]:

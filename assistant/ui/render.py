@@ -105,7 +105,11 @@ def citation_text(title: str, section: str, quote: str) -> str:
     return f"{where}：“{quote.strip()}”" if quote.strip() else where
 
 
-def section_label(section: object) -> str:
-    if isinstance(section, list | tuple):
-        return " > ".join(str(s) for s in section)
-    return str(section or "")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|<>~:$])")
+
+
+def md(text: object) -> str:
+    """Text for a Streamlit label, caption or alert (which read Markdown), shown literally: no
+    links, images, emphasis, code, HTML, LaTeX or :icon: shortcodes from a report or a model."""
+    out = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return "\\" + out if out[:1] in ("-", "+") else out

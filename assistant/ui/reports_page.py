@@ -7,7 +7,7 @@ import hmac
 import streamlit as st
 
 from assistant import library
-from assistant.ui import common, resources
+from assistant.ui import common, render, resources
 from corpus.errors import PlanQAError
 
 settings = common.session_settings()
@@ -28,15 +28,15 @@ STATE_LABELS = {"indexed": "已索引", "changed": "文件已改动，待更新"
 SOURCE_LABELS = {"bundled": "内置", "uploaded": "上传"}
 
 if msg := st.session_state.pop("admin_message", None):
-    st.success(msg)
+    st.success(render.md(msg))
 
-list_tab, upload_tab, feedback_tab = st.tabs(["📚 已收录报告", "⬆️ 上传报告", "💬 用户反馈"])
+list_tab, upload_tab, feedback_tab = st.tabs([":material/library_books: 已收录报告", ":material/upload_file: 上传报告", ":material/rate_review: 用户反馈"])
 
 with list_tab:
     try:
         rows = library.list_reports(settings)
     except PlanQAError as exc:
-        st.error(str(exc))
+        st.error(render.md(exc))
         rows = []
     st.dataframe(
         [
@@ -63,7 +63,7 @@ with list_tab:
             try:
                 common.build_index(settings)
             except PlanQAError as exc:
-                st.error(str(exc))
+                st.error(render.md(exc))
             else:
                 st.rerun()
     removable = [r for r in rows if r.state != "not indexed" or r.source == "uploaded"]
@@ -79,7 +79,7 @@ with list_tab:
                         settings, target, embedder=resources.embedder(settings), tokenizer=resources.tokenizer()
                     )
                 except PlanQAError as exc:
-                    st.error(str(exc))
+                    st.error(render.md(exc))
                 else:
                     resources.reset_retrievers()
                     st.session_state.admin_message = f"已移除报告 {target}。"
@@ -95,7 +95,7 @@ with list_tab:
                         settings, restore, embedder=resources.embedder(settings), tokenizer=resources.tokenizer()
                     )
                 except PlanQAError as exc:
-                    st.error(str(exc))
+                    st.error(render.md(exc))
                 else:
                     resources.reset_retrievers()
                     st.session_state.admin_message = f"已恢复 {restore}。"
@@ -135,7 +135,7 @@ with upload_tab:
                 )
             except PlanQAError as exc:
                 bar.empty()
-                st.error(f"上传失败，索引保持原样：{exc}")
+                st.error(f"上传失败，索引保持原样：{render.md(exc)}")
             else:
                 resources.reset_retrievers()
                 bar.progress(1.0, text="完成")

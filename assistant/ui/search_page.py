@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from assistant.ui import common, resources
+from assistant.ui import common, render, resources
 from corpus.errors import IndexMissingError, PlanQAError
 from retriever.filters import ReportFilter
 
@@ -19,7 +19,7 @@ except IndexMissingError as exc:
     st.stop()
 
 catalog = {e.doc_id: e for e in retriever.index.catalog}
-search_tab, check_tab = st.tabs(["🔎 检索报告", "✅ 事实核查"])
+search_tab, check_tab = st.tabs([":material/search: 检索报告", ":material/fact_check: 事实核查"])
 
 
 def _terms(query: str) -> tuple[str, ...]:
@@ -51,7 +51,7 @@ with search_tab:
         try:
             hits = retriever.run(query, top_k=int(k), filters=filters)
         except PlanQAError as exc:
-            st.error(str(exc))
+            st.error(render.md(exc))
             hits = []
         else:
             if not hits:
@@ -90,13 +90,13 @@ with check_tab:
             try:
                 st.session_state.fact_check = check_claim(claim, retriever).to_dict()
             except PlanQAError as exc:
-                st.error(str(exc))
+                st.error(render.md(exc))
     result = st.session_state.get("fact_check")
     if result:
         VERDICT_STYLE.get(result["verdict"], st.info)(
             f"**{result['label']}** — {VERDICT_HELP.get(result['verdict'], '')}"
         )
-        st.caption(f"核查的说法：{result['claim']}")
+        st.caption(f"核查的说法：{render.md(result['claim'])}")
         if result["figures"]:
             st.markdown("**数字对照**")
             st.table(

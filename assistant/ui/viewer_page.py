@@ -35,7 +35,7 @@ if wanted_doc in titles and st.session_state.get("viewer_opened") != (wanted_doc
     st.session_state.pop("viewer_section", None)
     st.session_state.viewer_target = wanted_chunk
 elif wanted_doc and wanted_doc not in titles:
-    st.warning(f"找不到报告“{wanted_doc}”，请从下面的列表中选择。")
+    st.warning(f"找不到报告“{render.md(wanted_doc)}”，请从下面的列表中选择。")
 
 doc_id = st.selectbox(
     "报告", doc_ids, format_func=lambda d: f"《{titles[d]}》", key="viewer_doc"
@@ -51,7 +51,7 @@ entry = next((e for e in index.catalog if e.doc_id == doc_id), None)
 meta = [f"{len(chunks)} 个段落", f"{len(sections)} 个章节"]
 if entry is not None:
     meta = [x for x in (entry.issuer, entry.period) if x] + meta
-st.caption(" · ".join(meta))
+st.caption(render.md(" · ".join(meta)))
 
 outline_col, text_col = st.columns([1, 2.4], gap="large")
 with outline_col:
@@ -60,16 +60,16 @@ with outline_col:
     choice = outline.radio(
         "目录",
         range(len(sections)),
-        format_func=lambda i: sections[i].label,
+        format_func=lambda i: render.md(sections[i].label),
         key="viewer_section",
         label_visibility="collapsed",
     )
 with text_col:
     sec = sections[choice or 0]
-    st.subheader(sec.label)
+    st.subheader(render.md(sec.label))
     st.caption(f"原文第 {sec.line_start}–{sec.line_end} 行")
     spans = []
     if found is not None and found[0] == choice:
         spans = [found[1]]
-        st.info("黄色标出的是被引用的段落。", icon="📌")
+        st.info("黄色标出的是被引用的段落。", icon=":material/push_pin:")
     st.html(render.highlight_html(sec.text, spans))

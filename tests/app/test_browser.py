@@ -117,7 +117,9 @@ def test_ask_in_a_real_browser_and_find_a_cited_answer(app_url: str, tmp_path: P
             claim.press("Control+Enter")  # commit the text area before clicking
             page.get_by_role("button", name="核查", exact=True).click()
             expect(page.get_by_text("不一致").first).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("2185.8万人").first).to_be_visible()
+            # the figure table: the value the report states next to the claimed one
+            expect(page.get_by_test_id("stTable")).to_contain_text("2185.8万人", timeout=30_000)
+            expect(page.get_by_test_id("stTable")).to_contain_text("2200万人")
             page.screenshot(path=str(shots / "factcheck.png"), full_page=True)
         finally:
             browser.close()

@@ -110,3 +110,11 @@ def test_store_in_an_unwritable_place_is_a_plain_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(PlanQAError, match="PLANQA_DATA_DIR"):
         AppStore(blocker / "app.sqlite3")
+
+
+def test_md_shows_markdown_and_shortcodes_literally() -> None:
+    text = render.md("见[链接](http://x) **粗** :red[红] <b>b</b> $x$\n- 列表")
+    for raw in ("[链接](", "**", ":red[", "<b>", "$x$"):
+        assert raw not in text
+    assert text.replace("\\", "") == "见[链接](http://x) **粗** :red[红] <b>b</b> $x$ - 列表"
+    assert render.md("- 开头").startswith("\\-")
