@@ -1,32 +1,41 @@
 """The QA evaluation question set: schema, loading with validation, and match normalisation.
 
-`evals/questions.jsonl` holds one JSON object per line (see `evals/README.md`). `load_questions`
-validates every line and raises `ValueError` naming the line number and the field at fault.
+`evals/qa.jsonl` holds one JSON object per line (see `evals/README.md`). `load_questions`
+validates every line, against the schema and against the bundled reports, and raises
+`ValueError` naming the line number and the field at fault.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from corpus.cleaning import normalize_for_match
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "questions.jsonl"
+DEFAULT_PATH = Path(__file__).resolve().parent / "qa.jsonl"
+REPORTS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "reports"
 
 FIELDS = ("id", "question", "answers", "match", "doc", "evidence", "type", "difficulty", "split")
+OPTIONAL_FIELDS = ("absent",)
 MATCHES = ("any", "all")
 TYPES = ("number", "date", "entity", "list", "comparison", "definition", "unanswerable")
 DIFFICULTIES = ("easy", "medium", "hard")
 SPLITS = ("dev", "test")
 EVIDENCE_MIN, EVIDENCE_MAX = 8, 80
 _ID_RE = re.compile(r"^q\d{3,}$")
+# q109 (a held-out test question whose line may not change) quotes the table label of its row
+# but not the value (`≥400`) that follows it; its answer is checked against the report instead.
+ANSWER_OUTSIDE_EVIDENCE = frozenset({"q109"})
 
 __all__ = [
     "DEFAULT_PATH",
     "DIFFICULTIES",
     "EvalQuestion",
+    "REPORTS_DIR",
     "SPLITS",
     "TYPES",
     "load_questions",
@@ -47,6 +56,9 @@ class EvalQuestion:
     type: str  # number|date|entity|list|comparison|definition|unanswerable
     difficulty: str  # easy|medium|hard
     split: str  # dev|test
+    # regexes (matched against normalised report text) that would reveal an answer; each is
+    # absent from every report. Unanswerable questions only.
+    absent: tuple[str, ...] = ()
 
     @property
     def docs(self) -> tuple[str, ...]:
@@ -60,6 +72,14 @@ class EvalQuestion:
     @property
     def answerable(self) -> bool:
         return self.type != "unanswerable"
+
+
+@dataclass(frozen=True)
+class _ReportText:
+    """One report in match form: as cleaned for the index, and as the file reads."""
+
+    cleaned: str
+    raw: str
 
 
 def _fail(where: str, field: str, why: str) -> ValueError:
@@ -83,13 +103,36 @@ def _enum(value: object, where: str, field: str, allowed: tuple[str, ...]) -> st
     return value  # type: ignore[return-value]
 
 
+def _absent_patterns(value: object, where: str) -> tuple[str, ...]:
+    patterns = _str_list(value, where, "absent", allow_empty=True)
+    for pattern in patterns:
+        # Report text is compared in match form (NFKC, no whitespace): a full-width `（` or a
+        # space in a pattern could never match, and the check would pass for nothing.
+        if unicodedata.normalize("NFKC", pattern) != pattern or re.search(r"\s", pattern):
+            raise _fail(
+                where,
+                "absent",
+                f"pattern {pattern!r} must be in match form (NFKC, half-width punctuation, "
+                "no whitespace)",
+            )
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise _fail(
+                where, "absent", f"pattern {pattern!r} is not a valid regex ({exc})"
+            ) from None
+        if compiled.search(""):
+            raise _fail(where, "absent", f"pattern {pattern!r} matches the empty string")
+    return patterns
+
+
 def _parse(obj: object, where: str) -> EvalQuestion:
     if not isinstance(obj, dict):
         raise _fail(where, "<line>", f"must be a JSON object, got {type(obj).__name__}")
     missing = [f for f in FIELDS if f not in obj]
     if missing:
         raise _fail(where, missing[0], "missing")
-    extra = sorted(set(obj) - set(FIELDS))
+    extra = sorted(set(obj) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if extra:
         raise _fail(where, extra[0], "unknown field")
 
@@ -115,6 +158,7 @@ def _parse(obj: object, where: str) -> EvalQuestion:
                 "evidence",
                 f"each string must be {EVIDENCE_MIN}-{EVIDENCE_MAX} characters, got {len(ev)}: {ev!r}",
             )
+    absent = _absent_patterns(obj.get("absent", []), where)
 
     raw_doc = obj["doc"]
     doc: str | tuple[str, ...] | None
@@ -124,6 +168,8 @@ def _parse(obj: object, where: str) -> EvalQuestion:
         doc = raw_doc
     elif isinstance(raw_doc, list):
         doc = _str_list(raw_doc, where, "doc", allow_empty=False)
+        if len(set(doc)) != len(doc):
+            raise _fail(where, "doc", f"names a report twice: {raw_doc!r}")
     else:
         raise _fail(where, "doc", f"must be a file name, a list of them, or null, got {raw_doc!r}")
 
@@ -134,8 +180,17 @@ def _parse(obj: object, where: str) -> EvalQuestion:
             raise _fail(where, "evidence", "must be [] for an unanswerable question")
         if doc is not None:
             raise _fail(where, "doc", "must be null for an unanswerable question")
-    elif doc is None:
-        raise _fail(where, "doc", "must name a report for an answerable question")
+        if not absent:
+            raise _fail(
+                where,
+                "absent",
+                "an unanswerable question needs at least one pattern that would reveal an answer",
+            )
+    else:
+        if doc is None:
+            raise _fail(where, "doc", "must name a report for an answerable question")
+        if absent:
+            raise _fail(where, "absent", "only unanswerable questions carry absent patterns")
 
     return EvalQuestion(
         id=qid,
@@ -147,18 +202,80 @@ def _parse(obj: object, where: str) -> EvalQuestion:
         type=qtype,
         difficulty=difficulty,
         split=split,
+        absent=absent,
     )
 
 
-def load_questions(path: str | Path = DEFAULT_PATH, split: str | None = None) -> list[EvalQuestion]:
+def _check_against_reports(q: EvalQuestion, reports: dict[str, _ReportText], where: str) -> None:
+    """Evidence is text of its report, answers are in their evidence, absent patterns are absent."""
+    for name in q.docs:
+        if name not in reports:
+            raise _fail(where, "doc", f"{name!r} is not one of the reports ({', '.join(reports)})")
+    evidence = [normalize_for_match(ev) for ev in q.evidence]
+    for ev, needle in zip(q.evidence, evidence, strict=True):
+        if not any(needle in reports[name].cleaned for name in q.docs):
+            raise _fail(
+                where, "evidence", f"{ev!r} is not in the cleaned text of {', '.join(q.docs)}"
+            )
+    for answer in q.answers:
+        needle = normalize_for_match(answer)
+        if any(needle in ev for ev in evidence):
+            continue
+        if q.id in ANSWER_OUTSIDE_EVIDENCE and any(needle in reports[n].cleaned for n in q.docs):
+            continue
+        raise _fail(where, "answers", f"{answer!r} is not in its evidence")
+    for pattern in q.absent:
+        for name, text in reports.items():
+            found = re.search(pattern, text.cleaned) or re.search(pattern, text.raw)
+            if found:
+                raise _fail(
+                    where, "absent", f"pattern {pattern!r} is found in {name}: {found.group(0)!r}"
+                )
+
+
+def _corpus_signature(reports_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(reports_dir.glob("*"))
+    )
+
+
+@lru_cache(maxsize=4)
+def _load_report_texts(
+    reports_dir: Path, signature: tuple[tuple[str, int, int], ...]
+) -> dict[str, _ReportText]:
+    # `signature` is only the cache key: a changed report file is read again.
+    from corpus.reading import load_reports, read_source
+
+    return {
+        r.entry.file: _ReportText(
+            cleaned=normalize_for_match(r.text),
+            raw=normalize_for_match(read_source(Path(r.source_path))),
+        )
+        for r in load_reports(reports_dir)
+    }
+
+
+def load_questions(
+    path: str | Path = DEFAULT_PATH,
+    split: str | None = None,
+    *,
+    reports_dir: str | Path | None = REPORTS_DIR,
+) -> list[EvalQuestion]:
     """Read and validate the question file; keep only `split` ("dev"/"test") when given.
 
-    Blank lines are skipped. Raises `ValueError` ("<path>:<line>: field '<name>': <why>") on the
-    first bad line, and on duplicate ids.
+    Blank lines are skipped. Every line is checked against the schema and, unless `reports_dir`
+    is None, against the reports in that folder: each `doc` is one of them, each evidence string
+    is in the cleaned text of one of its docs, each answer is in one of its evidence strings, and
+    each `absent` pattern is in no report. Raises `ValueError`
+    ("<file>:<line>: field '<name>': <why>") on the first bad line, and on duplicate ids.
     """
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {'|'.join(SPLITS)} or None, got {split!r}")
     path = Path(path)
+    reports: dict[str, _ReportText] | None = None
+    if reports_dir is not None:
+        folder = Path(reports_dir).resolve()
+        reports = _load_report_texts(folder, _corpus_signature(folder))
     questions: list[EvalQuestion] = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
@@ -174,6 +291,8 @@ def load_questions(path: str | Path = DEFAULT_PATH, split: str | None = None) ->
             if q.id in seen:
                 raise _fail(where, "id", f"duplicate id {q.id!r} (first on line {seen[q.id]})")
             seen[q.id] = lineno
+            if reports is not None:
+                _check_against_reports(q, reports, where)
             questions.append(q)
     if split is not None:
         questions = [q for q in questions if q.split == split]

@@ -25,7 +25,7 @@ FUSIONS = ("rrf", "score")
 
 @dataclass(frozen=True)
 class RetrieverSettings:
-    """Fusion weights and depths; defaults chosen on the dev split of evals/questions.jsonl."""
+    """Fusion weights and depths; defaults chosen on the dev split of the original 168 questions (evals/qa.jsonl q001-q168)."""
 
     mode: str = "hybrid"
     top_k: int = 5
