@@ -70,6 +70,34 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("--index", type=Path, help="index folder")
     p_check.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
 
+    p_eval = sub.add_parser("eval", help="run the QA benchmark and write a report")
+    p_eval.add_argument("--qa", type=Path, help="question file (default: the bundled set)")
+    p_eval.add_argument(
+        "--split", choices=["dev", "test", "all"], default="dev", help="questions (default dev)"
+    )
+    p_eval.add_argument(
+        "--backend",
+        choices=["local", "openai", "extractive"],
+        help="who answers (default: the configured backend)",
+    )
+    p_eval.add_argument(
+        "--mode",
+        choices=["bm25", "dense", "hybrid", "hybrid+filters"],
+        default="hybrid",
+        help="search mode (default hybrid)",
+    )
+    p_eval.add_argument("--retrieval-only", action="store_true", help="search only, no answers")
+    p_eval.add_argument(
+        "--compare",
+        action="store_true",
+        help="all search modes, extractive (+ --backend) and two peer pipelines in one table",
+    )
+    p_eval.add_argument("--out", type=Path, help="output folder (default evals/runs/<time>)")
+    p_eval.add_argument("--limit", type=_positive_int, help="only the first N questions")
+    p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_eval.add_argument("--index", type=Path, help="index folder")
+    p_eval.add_argument("--corpus", type=Path, help="folder of reports, to check freshness")
+
     p_info = sub.add_parser("info", help="what is indexed")
     p_info.add_argument("--index", type=Path, help="index folder")
     p_info.add_argument("--corpus", type=Path, help="folder of reports")
@@ -117,6 +145,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return cmd_ask(args, settings)
         if args.command == "check":
             return cmd_check(args, settings)
+        if args.command == "eval":
+            return cmd_eval(args, settings)
     except PlanQAError as exc:
         print(f"planqa: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -433,6 +463,24 @@ def _print_check(result) -> None:
         print(f"[{n}] {chunk.label}{section}（原文第{chunk.line_start}-{chunk.line_end}行）")
         print(f"    “{e.quote.strip()}”")
     print(f"\n（用时 {result.timings_ms.get('total', 0) / 1000:.1f} 秒）")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the QA benchmark (or --compare the matrix) and write results, metrics and reports."""
+    from evals.runner import EvalOptions, run_eval_command
+
+    options = EvalOptions(
+        qa=args.qa,
+        split=args.split,
+        mode=args.mode,
+        backend=args.backend,
+        retrieval_only=args.retrieval_only,
+        out=args.out,
+        compare=args.compare,
+        limit=args.limit or 0,
+        quiet=args.quiet,
+    )
+    return run_eval_command(options, settings)
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:

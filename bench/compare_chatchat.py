@@ -24,13 +24,8 @@ from langchain_core.messages import HumanMessage  # noqa: E402
 from assistant.services import make_chat_model, open_retriever  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from evals.answers import answer_matches  # noqa: E402
+from evals.baselines import CHATCHAT_PROMPT  # noqa: E402
 from evals.dataset import load_questions  # noqa: E402
-
-CHATCHAT_PROMPT = (
-    "<指令>根据已知信息，简洁和专业的来回答问题。如果无法从中得到答案，请说 “根据已知信息无法回答该问题”，"
-    "不允许在答案中添加编造成分，答案请使用中文。 </指令>\n"
-    "<已知信息>{context}</已知信息>\n<问题>{question}</问题>"
-)
 
 
 def main() -> int:

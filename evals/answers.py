@@ -3,13 +3,15 @@
     python -m evals.answers --split dev --backend extractive
     python -m evals.answers --split test --backend local --limit 40
 
-Per question (answers and evidence compared after NFKC and whitespace removal):
+Per question (answers and evidence compared after NFKC and whitespace removal; answers also with
+Chinese numerals read as Arabic ones, see evals/metrics.py, where the scoring functions live):
 - answerable: `correct` when not refused and the answer holds any/all of the accepted answers;
   `false_refusal` when refused;
 - unanswerable: `refused` when the answer is the fixed refusal sentence;
 - each citation is `precise` when its passage holds an evidence string or an accepted answer;
 - `grounded_with_missing_figure`: marked grounded yet a figure of the answer is in none of its cited
   passages (must be 0).
+`planqa eval` runs the same scoring with a report; this module stays for quick checks.
 """
 
 from __future__ import annotations
@@ -24,57 +26,34 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.grounding import extract_figures, figure_in_text, strip_markers
-from evals.dataset import EvalQuestion, load_questions, normalize_for_match
+from evals import metrics
+from evals.dataset import EvalQuestion, load_questions
 
 
 def answer_matches(q: EvalQuestion, text: str) -> bool:
-    norm = normalize_for_match(text)
-    hits = [normalize_for_match(a) in norm for a in q.answers]
-    return all(hits) if q.match == "all" else any(hits)
+    return metrics.answer_matches(q.answers, q.match, text)
 
 
 def score(q: EvalQuestion, record: dict) -> dict:
-    cited_texts = [c["text"] for c in record["citations"]]
-    figures = extract_figures(strip_markers(record["answer"]))
-    missing = [f for f in figures if not any(figure_in_text(f, t) for t in cited_texts)]
-    keys = [normalize_for_match(e) for e in q.evidence] + [normalize_for_match(a) for a in q.answers]
-    precise = [any(k in normalize_for_match(t) for k in keys) for t in cited_texts]
-    return {
-        "id": q.id,
-        "answerable": q.answerable,
-        "refused": record["refused"],
-        "correct": q.answerable and not record["refused"] and answer_matches(q, record["answer"]),
-        "citations": len(cited_texts),
-        "precise_citations": sum(precise),
-        "grounded": record["grounded"],
-        "grounded_with_missing_figure": bool(record["grounded"] and missing),
-        "backend": record["backend"],
-        "ttft_ms": record.get("ttft_ms"),
-        "total_ms": record["timings_ms"]["total"],
-    }
+    row = metrics.score_answer(q.answers, q.match, q.evidence, q.answerable, record)
+    row.update(
+        id=q.id,
+        backend=record["backend"],
+        ttft_ms=record.get("ttft_ms"),
+        total_ms=record["timings_ms"]["total"],
+    )
+    return row
 
 
 def summarise(rows: list[dict]) -> dict:
-    ans = [r for r in rows if r["answerable"]]
-    una = [r for r in rows if not r["answerable"]]
-    cites = sum(r["citations"] for r in rows if not r["refused"])
     totals = [r["total_ms"] for r in rows if not r["refused"]]
     ttfts = [r["ttft_ms"] for r in rows if r.get("ttft_ms") is not None]
-    return {
-        "n": len(rows),
-        "answer_accuracy": sum(r["correct"] for r in ans) / len(ans) if ans else 0.0,
-        "false_refusal_rate": sum(r["refused"] for r in ans) / len(ans) if ans else 0.0,
-        "refusal_accuracy": sum(r["refused"] for r in una) / len(una) if una else 0.0,
-        "citation_precision": sum(r["precise_citations"] for r in rows if not r["refused"]) / cites
-        if cites else 0.0,
-        "grounded_rate": sum(r["grounded"] for r in ans if not r["refused"])
-        / max(1, sum(not r["refused"] for r in ans)),
-        "grounded_with_missing_figure": sum(r["grounded_with_missing_figure"] for r in rows),
-        "fallbacks": sum(r["backend"] == "extractive" for r in rows),
-        "total_ms_p50": statistics.median(totals) if totals else None,
-        "ttft_ms_p50": statistics.median(ttfts) if ttfts else None,
-    }
+    summary = metrics.summarise_answers(rows)
+    summary.update(
+        total_ms_p50=statistics.median(totals) if totals else None,
+        ttft_ms_p50=statistics.median(ttfts) if ttfts else None,
+    )
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

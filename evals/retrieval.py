@@ -5,7 +5,8 @@ Metrics, per answerable question (unanswerable ones are skipped here):
   (passages concatenated in rank order);
 - `rank1`: at least one evidence string is inside the rank-1 passage;
 - `mrr`: 1 / rank of the first passage holding an evidence string (0 if none in top-k).
-Matching is done on normalised text (NFKC, whitespace removed), the same as evals/dataset.py.
+Matching is done on normalised text (NFKC, whitespace removed), the same as evals/dataset.py; the
+metric functions live in evals/metrics.py (`planqa eval` reports more of them).
 
     python -m evals.retrieval --split dev            # PlanQA hybrid, bm25, dense
     python -m evals.retrieval --split dev --baselines  # + the LangChain tutorial pipeline
@@ -24,7 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.dataset import EvalQuestion, load_questions, normalize_for_match
+from evals.baselines import langchain_tutorial_search
+from evals.dataset import EvalQuestion, load_questions
+from evals.metrics import chars_to_evidence, first_relevant_rank, holds_evidence
 
 PREFIX_CHARS = 2000
 SearchFn = Callable[[str], Sequence[str]]  # question -> passage texts, best first
@@ -39,18 +42,13 @@ class QuestionResult:
 
 
 def score_question(question: EvalQuestion, passages: Sequence[str]) -> QuestionResult:
-    evidence = [normalize_for_match(e) for e in question.evidence]
-    prefix = normalize_for_match("".join(passages)[:PREFIX_CHARS])
-    normalised = [normalize_for_match(p) for p in passages]
-    first = next(
-        (rank for rank, text in enumerate(normalised, start=1) if any(e in text for e in evidence)),
-        None,
-    )
+    relevant = [holds_evidence(p, question.evidence) for p in passages]
+    needed = chars_to_evidence(passages, question.evidence)
     return QuestionResult(
         qid=question.id,
-        hit_prefix=all(e in prefix for e in evidence),
-        rank1=bool(normalised) and any(e in normalised[0] for e in evidence),
-        first_rank=first,
+        hit_prefix=needed is not None and needed <= PREFIX_CHARS,
+        rank1=bool(relevant) and relevant[0],
+        first_rank=first_relevant_rank(relevant),
     )
 
 
@@ -87,27 +85,6 @@ def evaluate(
 def planqa_search(retriever, mode: str, k: int = 10) -> SearchFn:
     def search(question: str) -> list[str]:
         return [h.chunk.text for h in retriever.run(question, top_k=k, mode=mode)]
-
-    return search
-
-
-def langchain_tutorial_search(corpus_dir: Path, embedder, k: int = 10) -> SearchFn:
-    """The LangChain RAG tutorial: raw text, RecursiveCharacterTextSplitter(1000, 200), FAISS."""
-    from langchain_community.vectorstores import FAISS
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    from corpus.reading import SUPPORTED_SUFFIXES, read_source
-    from embeddings.lc_adapter import LangChainEmbeddings
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    texts: list[str] = []
-    for path in sorted(Path(corpus_dir).iterdir()):
-        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.name != "README.md":
-            texts.extend(splitter.split_text(read_source(path)))
-    store = FAISS.from_texts(texts, LangChainEmbeddings(embedder))
-
-    def search(question: str) -> list[str]:
-        return [d.page_content for d in store.similarity_search(question, k=k)]
 
     return search
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant.chain import AnswerChain
 from assistant.models import REFUSAL, Turn
 from assistant.store import new_conversation_id, valid_conversation_id
 from assistant.ui import common, render, resources
@@ -106,6 +105,9 @@ def _render_turn(conv: str, idx: int, record: dict) -> None:
 
 
 def _answer(conv: str, messages: list[dict], question: str) -> None:
+    # LangChain loads on the first question, not with the first page.
+    from assistant.chain import AnswerChain
+
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):

@@ -1,0 +1,56 @@
+"""Regression floors: the benchmark's figures may not drop below a few points under what was
+measured (evals/qa.jsonl, 2026-11-21, bundled index; see README "Evaluation"). A change that
+makes retrieval or the extractive answers worse fails here. The local-model figures are a
+`planqa eval --backend local` run whose numbers live in the README, not a test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.cli import main
+
+pytestmark = pytest.mark.slow
+
+# measured -> floor
+RETRIEVAL_ALL = {  # --retrieval-only --split all (277 answerable questions)
+    "hit@1": 0.83,  # 86.6%
+    "hit@5": 0.95,  # 97.8%
+    "hit@10": 0.96,  # 98.9%
+    "mrr@10": 0.88,  # 0.915
+    "ndcg@10": 0.90,  # 0.931
+    "evidence@2000": 0.95,  # 98.6%
+    "evidence@4000": 0.96,  # 99.6%
+}
+EXTRACTIVE_TEST = {  # --backend extractive --split test (166 questions)
+    "answer_accuracy": 0.73,  # 77.1%
+    "citation_precision": 0.65,  # 69.2%
+    "refusal_accuracy": 0.07,  # 11.5% (3 of 26): the extractive backend rarely refuses
+}
+
+
+@pytest.fixture()
+def bundled_env(bundled_index, monkeypatch):
+    monkeypatch.setenv("PLANQA_INDEX_DIR", str(bundled_index))
+    monkeypatch.setenv("PLANQA_CORPUS_DIR", str(bundled_index.parent / "reports"))
+
+
+def _metrics(args: list[str], out) -> dict:
+    assert main(["eval", *args, "--out", str(out), "--quiet"]) == 0
+    return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+
+
+def test_retrieval_on_the_whole_question_set_stays_above_its_floors(bundled_env, tmp_path):
+    retrieval = _metrics(["--retrieval-only", "--split", "all"], tmp_path)["retrieval"]
+    assert retrieval["n"] >= 250
+    low = {k: (round(retrieval[k], 3), floor) for k, floor in RETRIEVAL_ALL.items() if retrieval[k] < floor}
+    assert not low, f"below the floor (measured, floor): {low}"
+
+
+def test_extractive_answers_on_the_test_split_stay_above_their_floors(bundled_env, tmp_path):
+    answers = _metrics(["--backend", "extractive", "--split", "test"], tmp_path)["answers"]
+    low = {k: (round(answers[k], 3), floor) for k, floor in EXTRACTIVE_TEST.items() if answers[k] < floor}
+    assert not low, f"below the floor (measured, floor): {low}"
+    assert answers["false_refusal_rate"] <= 0.05  # 1.4%
+    assert answers["grounded_with_missing_figure"] == 0  # never: nothing ungrounded shown as grounded
