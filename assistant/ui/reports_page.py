@@ -30,6 +30,19 @@ SOURCE_LABELS = {"bundled": "内置", "uploaded": "上传"}
 if msg := st.session_state.pop("admin_message", None):
     st.success(render.md(msg))
 
+def _change_corpus(change, target: str, done: str) -> None:
+    """Remove or restore a report (the index is updated incrementally), then report back."""
+    with st.spinner("正在更新索引…"):
+        try:
+            change(settings, target, embedder=resources.embedder(settings), tokenizer=resources.tokenizer())
+        except PlanQAError as exc:
+            st.error(render.md(exc))
+            return
+    resources.reset_retrievers()
+    st.session_state.admin_message = done
+    st.rerun()
+
+
 list_tab, upload_tab, feedback_tab = st.tabs([":material/library_books: 已收录报告", ":material/upload_file: 上传报告", ":material/rate_review: 用户反馈"])
 
 with list_tab:
@@ -73,33 +86,13 @@ with list_tab:
         target = by_label[st.selectbox("选择要移除的报告", list(by_label), key="remove_target")]
         confirm = st.checkbox("确认移除（内置报告只是隐藏，可以恢复）", key="remove_confirm")
         if st.button("移除", key="remove", disabled=not confirm):
-            with st.spinner("正在更新索引…"):
-                try:
-                    library.remove_report(
-                        settings, target, embedder=resources.embedder(settings), tokenizer=resources.tokenizer()
-                    )
-                except PlanQAError as exc:
-                    st.error(render.md(exc))
-                else:
-                    resources.reset_retrievers()
-                    st.session_state.admin_message = f"已移除报告 {target}。"
-                    st.rerun()
+            _change_corpus(library.remove_report, target, f"已移除报告 {target}。")
     hidden = list(getattr(settings, "hidden_files", ()) or ())
     if hidden:
         st.markdown("**已隐藏的内置报告**")
         restore = st.selectbox("选择要恢复的报告", hidden, key="restore_target")
         if st.button("恢复", key="restore"):
-            with st.spinner("正在更新索引…"):
-                try:
-                    library.restore_report(
-                        settings, restore, embedder=resources.embedder(settings), tokenizer=resources.tokenizer()
-                    )
-                except PlanQAError as exc:
-                    st.error(render.md(exc))
-                else:
-                    resources.reset_retrievers()
-                    st.session_state.admin_message = f"已恢复 {restore}。"
-                    st.rerun()
+            _change_corpus(library.restore_report, restore, f"已恢复 {restore}。")
 
 with upload_tab:
     st.caption(
