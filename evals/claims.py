@@ -19,6 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.dataset import read_records
+
 DEFAULT_PATH = Path(__file__).resolve().parent / "claims.jsonl"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -82,23 +84,7 @@ def load_claims(path: str | Path = DEFAULT_PATH, split: str | None = None) -> li
     """
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {'|'.join(SPLITS)} or None, got {split!r}")
-    path = Path(path)
-    claims: list[EvalClaim] = []
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: field '<line>': invalid JSON ({exc.msg})") from exc
-            c = _parse(obj, where)
-            if c.id in seen:
-                raise _fail(where, "id", f"duplicate id {c.id!r} (first on line {seen[c.id]})")
-            seen[c.id] = lineno
-            claims.append(c)
+    claims = [c for c, _ in read_records(Path(path), _parse)]
     return [c for c in claims if split is None or c.split == split]
 
 

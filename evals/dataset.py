@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from corpus.cleaning import normalize_for_match
+
+_Record = TypeVar("_Record")
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "qa.jsonl"
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "reports"
@@ -255,6 +259,33 @@ def _load_report_texts(
     }
 
 
+def read_records(path: Path, parse: Callable[[object, str], _Record]) -> list[tuple[_Record, str]]:
+    """Each non-blank line of a JSON Lines file as `parse(obj, where)`, with its "<file>:<line>".
+
+    Raises `ValueError` ("<file>:<line>: field '<name>': <why>") on bad JSON, on whatever `parse`
+    rejects, and on a repeated `id`.
+    """
+    records: list[tuple[_Record, str]] = []
+    seen: dict[str, int] = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{Path(path).name}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: field '<line>': invalid JSON ({exc.msg})") from exc
+            record = parse(obj, where)
+            if record.id in seen:
+                raise _fail(
+                    where, "id", f"duplicate id {record.id!r} (first on line {seen[record.id]})"
+                )
+            seen[record.id] = lineno
+            records.append((record, where))
+    return records
+
+
 def load_questions(
     path: str | Path = DEFAULT_PATH,
     split: str | None = None,
@@ -277,23 +308,10 @@ def load_questions(
         folder = Path(reports_dir).resolve()
         reports = _load_report_texts(folder, _corpus_signature(folder))
     questions: list[EvalQuestion] = []
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: field '<line>': invalid JSON ({exc.msg})") from exc
-            q = _parse(obj, where)
-            if q.id in seen:
-                raise _fail(where, "id", f"duplicate id {q.id!r} (first on line {seen[q.id]})")
-            seen[q.id] = lineno
-            if reports is not None:
-                _check_against_reports(q, reports, where)
-            questions.append(q)
+    for q, where in read_records(path, _parse):
+        if reports is not None:
+            _check_against_reports(q, reports, where)
+        questions.append(q)
     if split is not None:
         questions = [q for q in questions if q.split == split]
     return questions
