@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -36,13 +37,70 @@ _SECOND_SENTENCE_RATIO = 0.85
 _CLAUSE_BREAK = "，,；;、："
 
 
-def _truncate(sentence: str, max_chars: int) -> str:
+def truncate_sentence(sentence: str, max_chars: int) -> str:
     """A too-long sentence, cut after its last clause break that fits (verbatim, with `…`)."""
     if len(sentence) <= max_chars:
         return sentence
     head = sentence[:max_chars]
     cut = max(head.rfind(c) for c in _CLAUSE_BREAK)
     return (head[:cut] if cut > 0 else head) + "…"
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """One passage sentence scored against a question (`n` is the 1-based passage number)."""
+
+    score: float
+    coverage: float  # rarity-weighted share of the question's terms the sentence holds
+    n: int
+    position: int  # index of the sentence within its passage
+    start: int  # [start, end) within the passage
+    end: int
+    text: str
+
+
+def score_sentences(
+    question: str, passages: Sequence[str], tokenizer: ChineseTokenizer
+) -> list[ScoredSentence]:
+    """Every sentence of `passages` that holds a question term, best first.
+
+    Score = IDF-weighted share of the question's content tokens a sentence holds (tokens
+    common across the passages' sentences weigh less), plus a bonus when the question asks
+    for a quantity or date and the sentence states a figure, plus a small bonus for earlier
+    passages, minus a penalty for very long or very short sentences.
+    """
+    terms = list(dict.fromkeys(tokenizer.tokenize(question)))
+    candidates: list[tuple[int, int, int, int, str, frozenset[str]]] = []
+    for n, passage in enumerate(passages, start=1):
+        for position, (start, end) in enumerate(split_sentences(passage)):
+            text = passage[start:end]
+            if _NOT_CONTENT.sub("", text):
+                tokens = frozenset(tokenizer.tokenize(text))
+                candidates.append((n, position, start, end, text, tokens))
+    if not terms or not candidates:
+        return []
+    df = Counter(t for *_, tokens in candidates for t in set(terms) & tokens)
+    n_sentences = len(candidates)
+    idf = {
+        t: math.log(1 + n_sentences / df[t]) if df[t] else math.log(1 + n_sentences) for t in terms
+    }
+    total = sum(idf.values())
+    wants_figure = bool(_QUANTITY_CUES.search(question))
+    scored: list[ScoredSentence] = []
+    for n, position, start, end, text, tokens in candidates:
+        coverage = sum(idf[t] for t in terms if t in tokens) / total
+        if coverage <= 0:
+            continue
+        score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        if wants_figure and extract_figures(text):
+            score += _FIGURE_BONUS
+        if len(text) > _LONG_SENTENCE:
+            score -= min(0.2, (len(text) - _LONG_SENTENCE) / 300)
+        if len(_NOT_CONTENT.sub("", text)) < _SHORT_SENTENCE:
+            score -= 0.1
+        scored.append(ScoredSentence(score, coverage, n, position, start, end, text))
+    scored.sort(key=lambda s: (-s.score, s.n, s.position))
+    return scored
 
 
 def extractive_answer(
@@ -53,13 +111,9 @@ def extractive_answer(
     max_chars: int = 220,
     min_coverage: float = 0.0,
 ) -> str:
-    """Quote the passage sentences that best cover the question, each with its `[n]`.
-
-    Score = IDF-weighted share of the question's content tokens a sentence holds (tokens
-    common across the passages' sentences weigh less), plus a bonus when the question asks
-    for a quantity or date and the sentence states a figure, plus a small bonus for earlier
-    passages, minus a penalty for very long or very short sentences. Returns
-    `据报告：“…”[n]` (sentences verbatim), or REFUSAL when no sentence holds any question term.
+    """Quote the passage sentences that best cover the question (`score_sentences`), each
+    with its `[n]`: `据报告：“…”[n]` (sentences verbatim), or REFUSAL when no sentence holds
+    any question term, or none covers `min_coverage` of it.
     """
     if max_sentences < 1:
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
@@ -67,57 +121,27 @@ def extractive_answer(
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
-    terms = list(dict.fromkeys(tokenizer.tokenize(question)))
-    candidates: list[tuple[int, int, str, frozenset[str]]] = []  # passage, position, text, tokens
-    for n, passage in enumerate(passages, start=1):
-        for position, (start, end) in enumerate(split_sentences(passage)):
-            text = passage[start:end]
-            if _NOT_CONTENT.sub("", text):
-                candidates.append((n, position, text, frozenset(tokenizer.tokenize(text))))
-    if not terms or not candidates:
-        return REFUSAL
-
-    df = Counter(t for *_, tokens in candidates for t in set(terms) & tokens)
-    n_sentences = len(candidates)
-    idf = {
-        t: math.log(1 + n_sentences / df[t]) if df[t] else math.log(1 + n_sentences) for t in terms
-    }
-    total = sum(idf.values())
-    wants_figure = bool(_QUANTITY_CUES.search(question))
-
-    scored: list[tuple[float, int, int, str]] = []
-    best_coverage = 0.0
-    for n, position, text, tokens in candidates:
-        coverage = sum(idf[t] for t in terms if t in tokens) / total
-        best_coverage = max(best_coverage, coverage)
-        if coverage <= 0:
-            continue
-        score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
-        if wants_figure and extract_figures(text):
-            score += _FIGURE_BONUS
-        if len(text) > _LONG_SENTENCE:
-            score -= min(0.2, (len(text) - _LONG_SENTENCE) / 300)
-        if len(_NOT_CONTENT.sub("", text)) < _SHORT_SENTENCE:
-            score -= 0.1
-        scored.append((score, n, position, text))
+    scored = score_sentences(question, passages, tokenizer)
     # No sentence covers enough of the question (weighted by rarity): the passages talk about
     # something near the question, not the question itself.
-    if not scored or best_coverage < min_coverage:
+    if not scored or max(s.coverage for s in scored) < min_coverage:
         return REFUSAL
 
-    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
-    best_score = scored[0][0]
+    best_score = scored[0].score
     quotes: list[str] = []
     used = 0
-    for score, n, _, text in scored:
+    for sentence in scored:
         if len(quotes) >= max_sentences:
             break
-        if quotes and (score < _SECOND_SENTENCE_RATIO * best_score or used + len(text) > max_chars):
+        text = sentence.text
+        if quotes and (
+            sentence.score < _SECOND_SENTENCE_RATIO * best_score or used + len(text) > max_chars
+        ):
             continue
-        text = _truncate(text, max_chars) if not quotes else text
+        text = truncate_sentence(text, max_chars) if not quotes else text
         if any(text in q for q in quotes):
             continue  # the same sentence in two overlapping passages
-        quotes.append(f"“{text}”[{n}]")
+        quotes.append(f"“{text}”[{sentence.n}]")
         used += len(text)
     return "据报告：" + "；".join(quotes)
 

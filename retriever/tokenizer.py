@@ -26,9 +26,7 @@ _WORDLIKE = re.compile(r"[\w]", re.UNICODE)
 class ChineseTokenizer:
     """jieba with the reports' own terms; one instance per process, handed down by the edge."""
 
-    def __init__(
-        self, userdict: Path | None = None, stopwords: Path | None = None
-    ) -> None:
+    def __init__(self, userdict: Path | None = None, stopwords: Path | None = None) -> None:
         self._userdict = userdict or DATA_DIR / "userdict.txt"
         self._stopwords_path = stopwords or DATA_DIR / "stopwords.txt"
 
@@ -74,3 +72,10 @@ class ChineseTokenizer:
             for w in self._jieba.lcut_for_search(text)
             if w.strip() and w not in self.stopwords and _WORDLIKE.search(w)
         ]
+
+    def place_names(self, text: str) -> list[str]:
+        """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
+        import jieba.posseg
+
+        words = jieba.posseg.POSTokenizer(self._jieba).lcut(unicodedata.normalize("NFKC", text))
+        return list(dict.fromkeys(w.word for w in words if w.flag == "ns" and len(w.word) >= 2))

@@ -57,12 +57,12 @@ def sidebar(base: Settings) -> None:
         )
         st.slider(
             "上下文长度（字）",
-            min_value=400,
+            min_value=200,
             max_value=4000,
             step=100,
             value=int(st.session_state.get("opt_context", base.chain.context_chars)),
             key="opt_context",
-            help="交给模型的报告段落总字数；越长越全面，回答越慢。",
+            help="交给模型的报告原文总字数（默认取前几段中与问题最相关的句子）；越长越全面，回答越慢。",
         )
         st.caption("京规问答只依据已收录的规划报告作答，不使用模型自身的知识。")
 

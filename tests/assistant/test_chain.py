@@ -152,3 +152,70 @@ def test_off_topic_question_is_refused_before_the_model_is_asked(retriever):
     chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2185.8万人[1]。"), "local")
     answer = chain.ask("红烧肉怎么做？")
     assert answer.refused and answer.timings_ms["generate"] == 0.0
+
+
+def test_focused_context_holds_the_answer_sentence_within_budget(retriever):
+    from assistant.chain import focus_context
+
+    hits = retriever.run("全市森林覆盖率达到多少？", top_k=4)
+    packed, context = focus_context("全市森林覆盖率达到多少？", hits, retriever.tokenizer, 200)
+    assert "全市森林覆盖率达到44.9%" in context
+    body = "".join(line for line in context.splitlines() if not line.startswith("["))
+    assert len(body.replace("……", "")) <= 200
+    # Passages are numbered in rank order and each block names its report.
+    assert context.startswith("[1] 《") and packed and packed[0] in hits
+    labels = [line for line in context.splitlines() if line.startswith("[")]
+    assert len(labels) == len(packed)
+    assert [hits.index(h) for h in packed] == sorted(hits.index(h) for h in packed)
+    # Sentences of one passage that are not adjacent are joined with an ellipsis.
+    wide = focus_context("森林覆盖率和新增城市绿地", hits, retriever.tokenizer, 2000)[1]
+    assert "……" in wide or "\n\n" in wide
+
+
+def test_sentences_and_passages_context_modes(retriever):
+    hits = retriever.run("全市常住人口是多少？", top_k=4)
+    whole = AnswerChain(retriever, None, "extractive", ChainSettings(context_mode="passages"))
+    packed, context = whole.context("全市常住人口是多少？", hits)
+    assert all(h.chunk.text in context for h in packed)
+    focused = AnswerChain(retriever, None, "extractive", ChainSettings(context_chars=200))
+    packed, context = focused.context("全市常住人口是多少？", hits)
+    assert "2023年末全市常住人口2185.8万人" in context
+    assert len(context) < sum(len(h.chunk.text) for h in packed) + 40 * len(packed)
+    with pytest.raises(ValueError, match="context_mode"):
+        ChainSettings(context_mode="paragraphs")
+
+
+@pytest.mark.parametrize(
+    "question", ["2022年末全市常住人口是多少？", "天津市2023年末常住人口是多少？"]
+)
+def test_year_or_place_missing_from_the_evidence_is_refused_before_the_model(retriever, question):
+    # Near misses: the topic is there (population), the year or the place is not.
+    from assistant.chain import unmatched_specifics
+
+    assert unmatched_specifics(question, retriever.run(question, top_k=4), retriever.tokenizer)
+    chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2185.8万人[1]。"), "local")
+    answer = chain.ask(question)
+    assert answer.refused and answer.timings_ms["generate"] == 0.0
+    ok = "2023年末全市常住人口是多少？"
+    assert not unmatched_specifics(ok, retriever.run(ok, top_k=4), retriever.tokenizer)
+    assert not chain.ask(ok).refused
+
+
+def test_the_model_gets_one_user_message_with_the_rules_context_and_question(retriever):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    seen = []
+
+    class Recording(FakeListChatModel):
+        def _stream(self, messages, *args, **kwargs):
+            seen.append(messages)
+            return super()._stream(messages, *args, **kwargs)
+
+    chain = AnswerChain(retriever, Recording(responses=["2185.8万人[1]。"]), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.grounded and "2185.8万人" in answer.answer
+    (messages,) = seen
+    assert [m.type for m in messages] == ["human"]  # a system prompt made the model refuse
+    prompt = messages[0].content
+    assert REFUSAL in prompt and "[1]" in prompt and "2023年末全市常住人口是多少？" in prompt
+    assert "2023年末全市常住人口2185.8万人" in prompt

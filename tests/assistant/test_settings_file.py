@@ -25,6 +25,7 @@ def config(tmp_path: Path) -> Path:
         "ctx = 2048\n"
         "timeout = 12.5\n"
         "context_chars = 900\n"
+        'context_mode = "passages"\n'
         "chunk_size = 300\n"
         'data_dir = "data"\n'
         'index_dir = "/srv/planqa/index"\n'
@@ -39,6 +40,7 @@ class TestSettingsFile:
         assert s.answer.backend == "extractive"
         assert s.answer.n_ctx == 2048 and s.answer.timeout_s == 12.5
         assert s.chain.context_chars == 900 and s.chunker.max_chars == 300
+        assert s.chain.context_mode == "passages"
         # A relative folder is relative to the file, not to the working directory.
         assert s.data_dir == tmp_path / "data"
         assert s.uploads_dir == tmp_path / "data" / "reports"
@@ -136,3 +138,10 @@ class TestAppSettings:
         (tmp_path / "hidden.json").write_text("[a.txt", encoding="utf-8")
         with pytest.raises(PlanQAError, match="hidden.json"):
             _ = s.hidden_files
+
+
+def test_unknown_context_mode_is_a_plain_error():
+    with pytest.raises(PlanQAError, match="PLANQA_CONTEXT_MODE must be sentences or passages"):
+        Settings.from_env({"PLANQA_CONTEXT_MODE": "paragraphs"})
+    assert Settings.from_env({"PLANQA_CONTEXT_MODE": " Passages "}).chain.context_mode == "passages"
+    assert Settings.from_env({}).chain.context_mode == "sentences"
