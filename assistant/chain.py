@@ -128,6 +128,8 @@ def focus_context(
     return packed, "\n\n".join(blocks)
 
 
+_COMPARISON = re.compile(r"分别|各(?:是|为|有|说)|比|变化|两年|增加|减少|和|与")
+_ADMIN_SUFFIXES = ("省", "市", "区", "县", "镇", "乡")
 _QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
@@ -140,11 +142,14 @@ def unmatched_specifics(
     with its neighbours, its report title and section. "天津市2024年末的常住人口" finds
     Beijing's population sentence; "2022年…优良天数" finds 2023's. Such near-miss questions
     pass the relevance gate (the topic is there) and a small model answers them with the
-    neighbouring figure. On the dev split this refuses 7 of 25 unanswerable questions and
-    2 of 137 answerable ones (comparisons of two years whose second year ranks lower).
+    neighbouring figure. Only a question's single year (not a comparison's years) and
+    administrative place names (…市/区/县) are checked.
     """
-    specifics = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
-    specifics += tokenizer.place_names(question)
+    years = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
+    # A comparison ("2023年和2024年各是多少") finds its years in different sentences.
+    specifics = years if len(years) == 1 and not _COMPARISON.search(question) else []
+    # Administrative names only: jieba also tags "新建" and "中关村" as places.
+    specifics += [p for p in tokenizer.place_names(question) if p.endswith(_ADMIN_SUFFIXES)]
     if not specifics:
         return []
     scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
@@ -339,8 +344,8 @@ class AnswerChain:
             return self._refusal(
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
-        if not check.text.strip():
-            # Cut-off or empty output after verification: answer extractively instead.
+        if not _has_content(check.text):
+            # Empty, cut-off or markers-only output ("[1]"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
             check = verify_answer(text, passages, support_threshold=s.support_threshold)
             used_backend, notice = "extractive", notice or "模型输出为空，已改用摘录式回答。"
@@ -408,6 +413,11 @@ class AnswerChain:
             fallback=fallback,
             timings_ms=timings,
         )
+
+
+def _has_content(text: str) -> bool:
+    """Does an answer say anything beyond citation markers and punctuation?"""
+    return bool(re.sub(r"\[\d+\]|[^\w]", "", text))
 
 
 def _reason(exc: Exception) -> tuple[str, str]:

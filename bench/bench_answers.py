@@ -43,6 +43,8 @@ def time_backend(settings: Settings, retriever, backend: str, questions: list[st
               "total_ms_p95": round(sorted(total)[int(0.95 * (len(total) - 1))], 1)}
     if ttft:
         result["ttft_ms_p50"] = round(statistics.median(ttft), 1)
+        result["ttft_ms_p95"] = round(sorted(ttft)[int(0.95 * (len(ttft) - 1))], 1)
+        result["answers_with_tokens"] = len(ttft)
     return result
 
 

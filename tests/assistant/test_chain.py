@@ -219,3 +219,19 @@ def test_the_model_gets_one_user_message_with_the_rules_context_and_question(ret
     prompt = messages[0].content
     assert REFUSAL in prompt and "[1]" in prompt and "2023年末全市常住人口是多少？" in prompt
     assert "2023年末全市常住人口2185.8万人" in prompt
+
+
+def test_markers_only_output_falls_back_to_a_quote(retriever):
+    chain = AnswerChain(retriever, _scripted("[1]"), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.backend == "extractive" and "2185.8万人" in answer.answer
+
+
+def test_comparison_years_and_non_administrative_names_are_not_checked(retriever, tokenizer):
+    from assistant.chain import unmatched_specifics
+
+    question = "2022年和2023年末全市常住人口各是多少？"
+    assert not unmatched_specifics(question, retriever.run(question, top_k=4), tokenizer)
+    assert "天津市" in unmatched_specifics(
+        "天津市常住人口是多少？", retriever.run("天津市常住人口是多少？", top_k=4), tokenizer
+    )
