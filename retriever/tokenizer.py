@@ -40,13 +40,6 @@ class ChineseTokenizer:
         return tokenizer
 
     @cached_property
-    def _pos(self):
-        # Made once: building it reads jieba's whole dictionary (~0.2 s).
-        import jieba.posseg
-
-        return jieba.posseg.POSTokenizer(self._jieba)
-
-    @cached_property
     def stopwords(self) -> frozenset[str]:
         if not self._stopwords_path.exists():
             return frozenset()
@@ -82,5 +75,7 @@ class ChineseTokenizer:
 
     def place_names(self, text: str) -> list[str]:
         """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
-        words = self._pos.lcut(unicodedata.normalize("NFKC", text))
+        import jieba.posseg
+
+        words = jieba.posseg.POSTokenizer(self._jieba).lcut(unicodedata.normalize("NFKC", text))
         return list(dict.fromkeys(w.word for w in words if w.flag == "ns" and len(w.word) >= 2))

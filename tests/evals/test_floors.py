@@ -25,8 +25,8 @@ RETRIEVAL_ALL = {  # --retrieval-only --split all (277 answerable questions)
 }
 EXTRACTIVE_TEST = {  # --backend extractive --split test (166 questions)
     "answer_accuracy": 0.73,  # 77.1%
-    "citation_precision": 0.65,  # 69.2%
-    "refusal_accuracy": 0.07,  # 11.5% (3 of 26): the extractive backend rarely refuses
+    "citation_precision": 0.65,  # 69.5%
+    "refusal_accuracy": 0.18,  # 23.1% (6 of 26): near misses with an unmatched year or place
 }
 
 
