@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -15,6 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.backend_extractive import (
     ExtractiveChatModel,
+    ScoredSentence,
     extractive_answer,
     score_sentences,
     truncate_sentence,
@@ -22,6 +22,7 @@ from assistant.backend_extractive import (
 from assistant.grounding import find_quote, parse_citations, split_sentences, verify_answer
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.settings import ChainSettings
+from corpus.cleaning import normalize_for_match
 from corpus.errors import BadQueryError
 from prompts import load_prompt
 from retriever.hybrid import HybridRetriever
@@ -85,7 +86,11 @@ _FOCUS_SENTENCE_CHARS = 200
 
 
 def focus_context(
-    question: str, hits: Sequence[Hit], tokenizer: ChineseTokenizer, budget_chars: int
+    question: str,
+    hits: Sequence[Hit],
+    tokenizer: ChineseTokenizer,
+    budget_chars: int,
+    scored: Sequence[ScoredSentence] | None = None,
 ) -> tuple[list[Hit], str]:
     """The sentences of `hits` that best cover the question, within `budget_chars`.
 
@@ -95,9 +100,10 @@ def focus_context(
     often than 1,200). Returns the passages that contribute a sentence, in rank order (the
     prompt numbers them [1], [2], …, and citations point to the whole passage), and the
     context block: `[n] 《title》` then that passage's chosen sentences in text order, with
-    `……` where text was left out.
+    `……` where text was left out. `scored`: `score_sentences` of these hits, if already made.
     """
-    scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
+    if scored is None:
+        scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
     chosen: dict[int, list[tuple[int, str]]] = {}
     seen: set[str] = set()
     used = 0
@@ -134,7 +140,11 @@ _QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def unmatched_specifics(
-    question: str, hits: Sequence[Hit], tokenizer: ChineseTokenizer, windows: int = 2
+    question: str,
+    hits: Sequence[Hit],
+    tokenizer: ChineseTokenizer,
+    windows: int = 2,
+    scored: Sequence[ScoredSentence] | None = None,
 ) -> list[str]:
     """The years and place names of the question that the best evidence does not mention.
 
@@ -143,7 +153,7 @@ def unmatched_specifics(
     Beijing's population sentence; "2022年…优良天数" finds 2023's. Such near-miss questions
     pass the relevance gate (the topic is there) and a small model answers them with the
     neighbouring figure. Only a question's single year (not a comparison's years) and
-    administrative place names (…市/区/县) are checked.
+    administrative place names (…市/区/县) are checked. `scored`: as for `focus_context`.
     """
     years = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
     # A comparison ("2023年和2024年各是多少") finds its years in different sentences.
@@ -152,7 +162,8 @@ def unmatched_specifics(
     specifics += [p for p in tokenizer.place_names(question) if p.endswith(_ADMIN_SUFFIXES)]
     if not specifics:
         return []
-    scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
+    if scored is None:
+        scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
     evidence: list[str] = []
     for sentence in scored[:windows]:
         chunk = hits[sentence.n - 1].chunk
@@ -160,16 +171,13 @@ def unmatched_specifics(
         first = spans[max(0, sentence.position - 1)][0]
         last = spans[min(len(spans) - 1, sentence.position + 1)][1]
         evidence.append(f"{chunk.title} {' '.join(chunk.section)} {chunk.text[first:last]}")
-    text = _match_form(" ".join(evidence))
+    text = normalize_for_match(" ".join(evidence))
     return [
         s
         for s in specifics
-        if _match_form(s) not in text and _match_form(s).rstrip("市区县省") not in text
+        if normalize_for_match(s) not in text
+        and normalize_for_match(s).rstrip("市区县省") not in text
     ]
-
-
-def _match_form(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{0,8}$")
@@ -247,11 +255,13 @@ class AnswerChain:
             return fallback
         return clean_rewrite(str(reply.content), fallback)
 
-    def context(self, question: str, hits: Sequence[Hit]) -> tuple[list[Hit], str]:
+    def context(
+        self, question: str, hits: Sequence[Hit], scored: Sequence[ScoredSentence] | None = None
+    ) -> tuple[list[Hit], str]:
         """The passages the prompt numbers, and the prompt's context block."""
         if self.settings.context_mode == "sentences":
             return focus_context(
-                question, hits, self.retriever.tokenizer, self.settings.context_chars
+                question, hits, self.retriever.tokenizer, self.settings.context_chars, scored
             )
         packed = pack_context(hits, self.settings.context_chars)
         return packed, format_context(packed)
@@ -316,18 +326,21 @@ class AnswerChain:
 
         best_dense = max((h.dense_score for h in hits if h.dense_score is not None), default=None)
         coverage = query_coverage(standalone, hits, self.retriever)
-        if (
-            not hits
-            or not is_relevant(coverage, best_dense, s)
-            or (
-                s.check_specifics
-                and unmatched_specifics(standalone, hits, self.retriever.tokenizer)
-            )
+        tokenizer = self.retriever.tokenizer
+        relevant = bool(hits) and is_relevant(coverage, best_dense, s)
+        # Sentence scores serve the near-miss check and the focused context: made once.
+        scored = (
+            score_sentences(standalone, [h.chunk.text for h in hits], tokenizer)
+            if relevant and s.context_mode == "sentences"
+            else None
+        )
+        if not relevant or (
+            s.check_specifics and unmatched_specifics(standalone, hits, tokenizer, scored=scored)
         ):
             timings.update(generate=0.0, total=(time.perf_counter() - started) * 1000)
             return self._refusal(question, standalone, hits, self.backend, "", timings, qid)
 
-        packed, context = self.context(standalone, hits)
+        packed, context = self.context(standalone, hits, scored)
         text, used_backend, notice, fallback = self._generate(standalone, packed, context, on_token)
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         passages = [h.chunk.text for h in packed]
