@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from assistant.grounding import extract_figures, figure_in_text, normalize_figure, split_sentences
 from assistant.grounding import support_overlap as bigram_overlap
+from assistant.models import quoted_passage_dict
 from corpus.errors import BadQueryError
 from retriever.hybrid import HybridRetriever
 from retriever.models import Hit
@@ -103,17 +104,8 @@ class Evidence:
         return (self.hit.chunk.line_start, self.hit.chunk.line_end)
 
     def to_dict(self) -> dict:
-        c = self.hit.chunk
         return {
-            "chunk_id": c.chunk_id,
-            "doc_id": c.doc_id,
-            "title": c.title,
-            "section": c.section_label,
-            "text": c.text,
-            "quote": self.quote,
-            "quote_start": self.quote_start,
-            "quote_end": self.quote_end,
-            "source_lines": list(self.source_lines),
+            **quoted_passage_dict(self.hit, self.quote, self.quote_start, self.quote_end),
             "score": round(float(self.score), 4),
         }
 

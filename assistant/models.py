@@ -18,6 +18,22 @@ class Turn:
     standalone_question: str = ""
 
 
+def quoted_passage_dict(hit: Hit, quote: str, quote_start: int, quote_end: int) -> dict:
+    """A passage with the quote that supports a statement, as `--json` and the app show it."""
+    c = hit.chunk
+    return {
+        "chunk_id": c.chunk_id,
+        "doc_id": c.doc_id,
+        "title": c.title,
+        "section": c.section_label,
+        "text": c.text,
+        "quote": quote,
+        "quote_start": quote_start,
+        "quote_end": quote_end,
+        "source_lines": [c.line_start, c.line_end],
+    }
+
+
 @dataclass(frozen=True)
 class Citation:
     """Passage `[n]` of an answer, with the sentence(s) of it that support the claim."""
@@ -33,18 +49,9 @@ class Citation:
         return (self.hit.chunk.line_start, self.hit.chunk.line_end)
 
     def to_dict(self) -> dict:
-        c = self.hit.chunk
         return {
             "n": self.n,
-            "chunk_id": c.chunk_id,
-            "doc_id": c.doc_id,
-            "title": c.title,
-            "section": c.section_label,
-            "text": c.text,
-            "quote": self.quote,
-            "quote_start": self.quote_start,
-            "quote_end": self.quote_end,
-            "source_lines": list(self.source_lines),
+            **quoted_passage_dict(self.hit, self.quote, self.quote_start, self.quote_end),
         }
 
 
@@ -76,7 +83,10 @@ class Answer:
             "ungrounded_figures": list(self.ungrounded_figures),
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [
-                {k: h.to_dict()[k] for k in ("chunk_id", "doc_id", "title", "section", "text", "score")}
+                {
+                    k: h.to_dict()[k]
+                    for k in ("chunk_id", "doc_id", "title", "section", "text", "score")
+                }
                 for h in self.retrieved
             ],
             "backend": self.backend,
