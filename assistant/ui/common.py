@@ -8,6 +8,7 @@ import streamlit as st
 
 from assistant.settings import BACKENDS, Settings
 from assistant.ui import render, resources
+from corpus.errors import IndexMissingError
 from retriever.hybrid import MODES
 
 BACKEND_LABELS = {
@@ -65,6 +66,15 @@ def sidebar(base: Settings) -> None:
             help="交给模型的报告原文总字数（默认取前几段中与问题最相关的句子）；越长越全面，回答越慢。",
         )
         st.caption("京规问答只依据已收录的规划报告作答，不使用模型自身的知识。")
+
+
+def retriever_or_stop(settings: Settings):
+    """The shared retriever; without a usable index, the panel that builds one, and the page stops."""
+    try:
+        return resources.retriever(settings)
+    except IndexMissingError as exc:
+        no_index_panel(settings, exc)
+        st.stop()
 
 
 def no_index_panel(settings: Settings, error: Exception) -> None:

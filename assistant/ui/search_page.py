@@ -5,18 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from assistant.ui import common, render, resources
-from corpus.errors import IndexMissingError, PlanQAError
+from assistant.ui import common, render
+from corpus.errors import PlanQAError
 from retriever.filters import ReportFilter
 
 settings = common.session_settings()
 st.title("检索与核查")
 
-try:
-    retriever = resources.retriever(settings)
-except IndexMissingError as exc:
-    common.no_index_panel(settings, exc)
-    st.stop()
+retriever = common.retriever_or_stop(settings)
 
 catalog = {e.doc_id: e for e in retriever.index.catalog}
 search_tab, check_tab = st.tabs([":material/search: 检索报告", ":material/fact_check: 事实核查"])

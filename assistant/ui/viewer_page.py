@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant.ui import common, render, resources
+from assistant.ui import common, render
 from assistant.ui.outline import find_chunk, sections_of
-from corpus.errors import IndexMissingError
 
 settings = common.session_settings()
 st.title("报告原文")
 
-try:
-    retriever = resources.retriever(settings)
-except IndexMissingError as exc:
-    common.no_index_panel(settings, exc)
-    st.stop()
+retriever = common.retriever_or_stop(settings)
 
 index = retriever.index
 reports = [s for s in index.manifest.sources]
