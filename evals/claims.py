@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.dataset import read_records
+from evals.dataset import check_fields, enum_field, field_error, read_records
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "claims.jsonl"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -42,36 +42,21 @@ class EvalClaim:
     split: str  # dev | test
 
 
-def _fail(where: str, field: str, why: str) -> ValueError:
-    return ValueError(f"{where}: field '{field}': {why}")
-
-
 def _parse(obj: object, where: str) -> EvalClaim:
-    if not isinstance(obj, dict):
-        raise _fail(where, "<line>", f"must be a JSON object, got {type(obj).__name__}")
-    missing = [f for f in FIELDS if f not in obj]
-    if missing:
-        raise _fail(where, missing[0], "missing")
-    extra = sorted(set(obj) - set(FIELDS))
-    if extra:
-        raise _fail(where, extra[0], "unknown field")
+    obj = check_fields(obj, where, FIELDS)
     if not isinstance(obj["id"], str) or not _ID_RE.match(obj["id"]):
-        raise _fail(where, "id", f"must look like 'c001', got {obj['id']!r}")
+        raise field_error(where, "id", f"must look like 'c001', got {obj['id']!r}")
     if not isinstance(obj["claim"], str) or not obj["claim"].strip():
-        raise _fail(where, "claim", "must be a non-empty string")
-    if obj["verdict"] not in VERDICTS:
-        raise _fail(
-            where, "verdict", f"must be one of {'|'.join(VERDICTS)}, got {obj['verdict']!r}"
-        )
-    if obj["split"] not in SPLITS:
-        raise _fail(where, "split", f"must be one of {'|'.join(SPLITS)}, got {obj['split']!r}")
+        raise field_error(where, "claim", "must be a non-empty string")
+    enum_field(obj["verdict"], where, "verdict", VERDICTS)
+    enum_field(obj["split"], where, "split", SPLITS)
     for name in ("doc_id", "evidence"):
         value = obj[name]
         if obj["verdict"] == "not_found":
             if value is not None:
-                raise _fail(where, name, "must be null for a not_found claim")
+                raise field_error(where, name, "must be null for a not_found claim")
         elif not isinstance(value, str) or not value.strip():
-            raise _fail(
+            raise field_error(
                 where, name, "must be a non-empty string for a supported/contradicted claim"
             )
     return EvalClaim(**{f: obj[f] for f in FIELDS})

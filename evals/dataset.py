@@ -86,25 +86,40 @@ class _ReportText:
     raw: str
 
 
-def _fail(where: str, field: str, why: str) -> ValueError:
+def field_error(where: str, field: str, why: str) -> ValueError:
     return ValueError(f"{where}: field '{field}': {why}")
+
+
+def check_fields(
+    obj: object, where: str, fields: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict:
+    """`obj` as a JSON object holding every one of `fields` and nothing outside `optional`."""
+    if not isinstance(obj, dict):
+        raise field_error(where, "<line>", f"must be a JSON object, got {type(obj).__name__}")
+    missing = [f for f in fields if f not in obj]
+    if missing:
+        raise field_error(where, missing[0], "missing")
+    extra = sorted(set(obj) - set(fields) - set(optional))
+    if extra:
+        raise field_error(where, extra[0], "unknown field")
+    return obj
+
+
+def enum_field(value: object, where: str, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise field_error(where, field, f"must be one of {'|'.join(allowed)}, got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def _str_list(value: object, where: str, field: str, *, allow_empty: bool) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _fail(where, field, f"must be a list of strings, got {type(value).__name__}")
+        raise field_error(where, field, f"must be a list of strings, got {type(value).__name__}")
     if not allow_empty and not value:
-        raise _fail(where, field, "must not be empty")
+        raise field_error(where, field, "must not be empty")
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise _fail(where, field, f"item {i} must be a non-empty string, got {item!r}")
+            raise field_error(where, field, f"item {i} must be a non-empty string, got {item!r}")
     return tuple(value)
-
-
-def _enum(value: object, where: str, field: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise _fail(where, field, f"must be one of {'|'.join(allowed)}, got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def _absent_patterns(value: object, where: str) -> tuple[str, ...]:
@@ -113,7 +128,7 @@ def _absent_patterns(value: object, where: str) -> tuple[str, ...]:
         # Report text is compared in match form (NFKC, no whitespace): a full-width `（` or a
         # space in a pattern could never match, and the check would pass for nothing.
         if unicodedata.normalize("NFKC", pattern) != pattern or re.search(r"\s", pattern):
-            raise _fail(
+            raise field_error(
                 where,
                 "absent",
                 f"pattern {pattern!r} must be in match form (NFKC, half-width punctuation, "
@@ -122,42 +137,35 @@ def _absent_patterns(value: object, where: str) -> tuple[str, ...]:
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
-            raise _fail(
+            raise field_error(
                 where, "absent", f"pattern {pattern!r} is not a valid regex ({exc})"
             ) from None
         if compiled.search(""):
-            raise _fail(where, "absent", f"pattern {pattern!r} matches the empty string")
+            raise field_error(where, "absent", f"pattern {pattern!r} matches the empty string")
     return patterns
 
 
 def _parse(obj: object, where: str) -> EvalQuestion:
-    if not isinstance(obj, dict):
-        raise _fail(where, "<line>", f"must be a JSON object, got {type(obj).__name__}")
-    missing = [f for f in FIELDS if f not in obj]
-    if missing:
-        raise _fail(where, missing[0], "missing")
-    extra = sorted(set(obj) - set(FIELDS) - set(OPTIONAL_FIELDS))
-    if extra:
-        raise _fail(where, extra[0], "unknown field")
+    obj = check_fields(obj, where, FIELDS, OPTIONAL_FIELDS)
 
     qid = obj["id"]
     if not isinstance(qid, str) or not _ID_RE.match(qid):
-        raise _fail(where, "id", f"must look like 'q001', got {qid!r}")
+        raise field_error(where, "id", f"must look like 'q001', got {qid!r}")
     question = obj["question"]
     if not isinstance(question, str) or not question.strip():
-        raise _fail(where, "question", "must be a non-empty string")
+        raise field_error(where, "question", "must be a non-empty string")
 
-    qtype = _enum(obj["type"], where, "type", TYPES)
-    match = _enum(obj["match"], where, "match", MATCHES)
-    difficulty = _enum(obj["difficulty"], where, "difficulty", DIFFICULTIES)
-    split = _enum(obj["split"], where, "split", SPLITS)
+    qtype = enum_field(obj["type"], where, "type", TYPES)
+    match = enum_field(obj["match"], where, "match", MATCHES)
+    difficulty = enum_field(obj["difficulty"], where, "difficulty", DIFFICULTIES)
+    split = enum_field(obj["split"], where, "split", SPLITS)
     unanswerable = qtype == "unanswerable"
 
     answers = _str_list(obj["answers"], where, "answers", allow_empty=unanswerable)
     evidence = _str_list(obj["evidence"], where, "evidence", allow_empty=unanswerable)
     for ev in evidence:
         if not EVIDENCE_MIN <= len(ev) <= EVIDENCE_MAX:
-            raise _fail(
+            raise field_error(
                 where,
                 "evidence",
                 f"each string must be {EVIDENCE_MIN}-{EVIDENCE_MAX} characters, got {len(ev)}: {ev!r}",
@@ -173,28 +181,28 @@ def _parse(obj: object, where: str) -> EvalQuestion:
     elif isinstance(raw_doc, list):
         doc = _str_list(raw_doc, where, "doc", allow_empty=False)
         if len(set(doc)) != len(doc):
-            raise _fail(where, "doc", f"names a report twice: {raw_doc!r}")
+            raise field_error(where, "doc", f"names a report twice: {raw_doc!r}")
     else:
-        raise _fail(where, "doc", f"must be a file name, a list of them, or null, got {raw_doc!r}")
+        raise field_error(where, "doc", f"must be a file name, a list of them, or null, got {raw_doc!r}")
 
     if unanswerable:
         if answers:
-            raise _fail(where, "answers", "must be [] for an unanswerable question")
+            raise field_error(where, "answers", "must be [] for an unanswerable question")
         if evidence:
-            raise _fail(where, "evidence", "must be [] for an unanswerable question")
+            raise field_error(where, "evidence", "must be [] for an unanswerable question")
         if doc is not None:
-            raise _fail(where, "doc", "must be null for an unanswerable question")
+            raise field_error(where, "doc", "must be null for an unanswerable question")
         if not absent:
-            raise _fail(
+            raise field_error(
                 where,
                 "absent",
                 "an unanswerable question needs at least one pattern that would reveal an answer",
             )
     else:
         if doc is None:
-            raise _fail(where, "doc", "must name a report for an answerable question")
+            raise field_error(where, "doc", "must name a report for an answerable question")
         if absent:
-            raise _fail(where, "absent", "only unanswerable questions carry absent patterns")
+            raise field_error(where, "absent", "only unanswerable questions carry absent patterns")
 
     return EvalQuestion(
         id=qid,
@@ -214,11 +222,11 @@ def _check_against_reports(q: EvalQuestion, reports: dict[str, _ReportText], whe
     """Evidence is text of its report, answers are in their evidence, absent patterns are absent."""
     for name in q.docs:
         if name not in reports:
-            raise _fail(where, "doc", f"{name!r} is not one of the reports ({', '.join(reports)})")
+            raise field_error(where, "doc", f"{name!r} is not one of the reports ({', '.join(reports)})")
     evidence = [normalize_for_match(ev) for ev in q.evidence]
     for ev, needle in zip(q.evidence, evidence, strict=True):
         if not any(needle in reports[name].cleaned for name in q.docs):
-            raise _fail(
+            raise field_error(
                 where, "evidence", f"{ev!r} is not in the cleaned text of {', '.join(q.docs)}"
             )
     for answer in q.answers:
@@ -227,12 +235,12 @@ def _check_against_reports(q: EvalQuestion, reports: dict[str, _ReportText], whe
             continue
         if q.id in ANSWER_OUTSIDE_EVIDENCE and any(needle in reports[n].cleaned for n in q.docs):
             continue
-        raise _fail(where, "answers", f"{answer!r} is not in its evidence")
+        raise field_error(where, "answers", f"{answer!r} is not in its evidence")
     for pattern in q.absent:
         for name, text in reports.items():
             found = re.search(pattern, text.cleaned) or re.search(pattern, text.raw)
             if found:
-                raise _fail(
+                raise field_error(
                     where, "absent", f"pattern {pattern!r} is found in {name}: {found.group(0)!r}"
                 )
 
@@ -278,7 +286,7 @@ def read_records(path: Path, parse: Callable[[object, str], _Record]) -> list[tu
                 raise ValueError(f"{where}: field '<line>': invalid JSON ({exc.msg})") from exc
             record = parse(obj, where)
             if record.id in seen:
-                raise _fail(
+                raise field_error(
                     where, "id", f"duplicate id {record.id!r} (first on line {seen[record.id]})"
                 )
             seen[record.id] = lineno
