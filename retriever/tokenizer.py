@@ -73,9 +73,21 @@ class ChineseTokenizer:
             if w.strip() and w not in self.stopwords and _WORDLIKE.search(w)
         ]
 
-    def place_names(self, text: str) -> list[str]:
-        """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
+    @cached_property
+    def _tagger(self) -> jieba.posseg.POSTokenizer:
         import jieba.posseg
 
-        words = jieba.posseg.POSTokenizer(self._jieba).lcut(unicodedata.normalize("NFKC", text))
+        class MainDictionaryTags(jieba.posseg.POSTokenizer):
+            """Tags from jieba's main dictionary only. A stock POSTokenizer takes over the user
+            dictionary's tags on its first cut; ours tag every planning term `n`, which would
+            hide "天津市" and the like from `place_names`."""
+
+            def makesure_userdict_loaded(self) -> None:
+                pass
+
+        return MainDictionaryTags(self._jieba)
+
+    def place_names(self, text: str) -> list[str]:
+        """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
+        words = self._tagger.lcut(unicodedata.normalize("NFKC", text))
         return list(dict.fromkeys(w.word for w in words if w.flag == "ns" and len(w.word) >= 2))

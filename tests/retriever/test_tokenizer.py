@@ -25,3 +25,18 @@ def test_stopwords_and_punctuation_dropped(tok):
     tokens = tok.tokenize("请问北京的常住人口是多少？")
     assert "的" not in tokens and "？" not in tokens and "多少" not in tokens
     assert "常住人口" in tokens
+
+
+def test_place_names_are_the_same_on_every_call():
+    # A stock jieba POSTokenizer takes over the user dictionary's tags (all `n`) on its first
+    # cut only, so a fresh tokenizer's first and second answers used to differ.
+    fresh = ChineseTokenizer()
+    question = "天津市2024年末的常住人口是多少？"
+    first = fresh.place_names(question)
+    assert first == fresh.place_names(question)
+    assert "天津市" in first
+
+
+def test_place_names_skip_planning_terms_and_plain_words(tok):
+    names = tok.place_names("城市副中心的常住人口规模是多少？")
+    assert names == []
