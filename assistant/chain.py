@@ -12,6 +12,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from assistant.answer_fit import misfit
 from assistant.backend_extractive import (
     ExtractiveChatModel,
     ScoredSentence,
@@ -365,6 +366,15 @@ class AnswerChain:
             fallback = fallback or "empty"
             if check.refused:
                 timings["total"] = (time.perf_counter() - started) * 1000
+                return self._refusal(
+                    question, standalone, hits, used_backend, notice, timings, qid, fallback
+                )
+
+        if s.check_answer_fit:
+            why = misfit(standalone, check.text, passages)
+            if why:
+                timings["total"] = (time.perf_counter() - started) * 1000
+                notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"
                 return self._refusal(
                     question, standalone, hits, used_backend, notice, timings, qid, fallback
                 )

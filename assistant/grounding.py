@@ -155,6 +155,20 @@ def figure_in_text(figure: str, text: str) -> bool:
     return False
 
 
+def stated_loosely(figure: str, text: str) -> bool:
+    """`text` holds `figure`'s number as a value of its own with no unit (a table cell such as
+    `（%）\\t≥52`), which neither states nor contradicts the figure's unit."""
+    number = re.match(r"\d+(?:\.\d+)?", figure)
+    if not number:
+        return False
+    # Not `_normalize_text`: it joins `52\t预期性` into `52预期性`, hiding the cell's end.
+    haystack = unicodedata.normalize("NFKC", _THOUSANDS.sub("", text))
+    for m in re.finditer(rf"(?<![\d.]){re.escape(number.group(0))}(?!\.?\d)", haystack):
+        if not re.match(rf" ?[{CJK}%‰]", haystack[m.end() : m.end() + 2]):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------- sentences and overlap
 
 

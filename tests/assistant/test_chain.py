@@ -134,9 +134,41 @@ def test_citation_to_a_missing_passage_is_removed(retriever):
 
 
 def test_changed_figure_is_flagged_not_presented_as_grounded(retriever):
+    reply = "2023年末全市常住人口2185.8万人，较上年末增加1.6万人[1]。"
+    chain = AnswerChain(retriever, _scripted(reply), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert not answer.refused
+    assert not answer.grounded and answer.ungrounded_figures == ("1.6万人",)
+
+
+def test_answer_whose_every_figure_is_invented_is_refused(retriever):
     chain = AnswerChain(retriever, _scripted("2023年末全市常住人口2190万人[1]。"), "local")
     answer = chain.ask("2023年末全市常住人口是多少？")
-    assert not answer.grounded and "2190万人" in answer.ungrounded_figures
+    assert answer.refused and answer.answer == REFUSAL and not answer.citations
+    assert "2190万人" in answer.notice and answer.retrieved  # closest passages still offered
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "全年新增城市绿地的面积是[1]。",  # no figure for "多少"
+        "报告提到全年新增城市绿地，但具体面积未给出[1]。",  # says it is not given
+        "全年新增城市绿地占比44.9%[1]。",  # a share where hectares are asked
+    ],
+)
+def test_answer_that_misses_the_question_is_refused(retriever, reply):
+    chain = AnswerChain(retriever, _scripted(reply), "local")
+    answer = chain.ask("全年新增城市绿地多少公顷？")
+    assert answer.refused and answer.answer == REFUSAL
+    assert "核对" in answer.notice
+
+
+def test_answer_fit_check_can_be_turned_off(retriever):
+    chain = AnswerChain(
+        retriever, _scripted("全年新增城市绿地的面积是[1]。"), "local",
+        ChainSettings(check_answer_fit=False),
+    )
+    assert not chain.ask("全年新增城市绿地多少公顷？").refused
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "[1"])

@@ -1,0 +1,59 @@
+"""`misfit`: answers that do not answer the question asked (the near-miss refusals)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer_fit import asked_kind, misfit
+from assistant.grounding import stated_loosely
+
+PASSAGES = [
+    "2024年居民人均可支配收入较2020年增长27.1%。拟设置床位400张。",
+    "类别\t序号\t指标名称\t目标值\n\t24\t基层卫生医疗机构诊疗量占比（%）\t≥52\t预期性",
+    "规划面积约155平方公里，到2035年常住人口规模控制在130万人以内。",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "words"),
+    [
+        ("北京艺术博物馆的建筑面积是多少？", "北京艺术博物馆的建筑面积是[2]", "没有数字"),
+        ("宋庄聚集了多少名艺术家？", "宋庄聚集了艺术家，具体人数未给出[1]。", "没有给出"),
+        ("六环高线公园的总投资是多少亿元？", "总投资是100亿元[2]。", "100亿元"),
+        ("2024年通州地区生产总值是多少亿元？", "2024年为27.1亿元[1]。", "27.1亿元"),
+        ("城镇居民人均可支配收入是多少元？", "为27.1%[1]。", "同一种量"),
+        ("妇幼保健院迁建工程总投资是多少？", "400张床位[1]", "同一种量"),
+    ],
+)
+def test_misfits(question, answer, words):
+    assert words in misfit(question, answer, PASSAGES)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("副中心规划面积多大？", "约155平方公里[3]。"),
+        ("到2035年常住人口规模控制在多少？", "2035年控制在130万人以内[3]。"),  # 2035年 is the question's
+        ("基层医疗卫生机构的诊疗量要占到多少？", "52%"),  # a table cell without its unit
+        ("居民收入比2020年增长了多少？", "增长27.1%[1]。"),  # growth of money is a share
+        ("拟设几张床位？", "四百张[1]"),
+        ("要建哪几座博物馆？", "北京艺术博物馆、梨园美术馆[1]。"),  # a list, not a quantity
+        ("这几年通州做了什么？", "开展城市更新[1]。"),
+    ],
+)
+def test_fits(question, answer):
+    assert misfit(question, answer, PASSAGES) == ""
+
+
+def test_asked_kind():
+    assert asked_kind("总投资是多少亿元？") == "money"
+    assert asked_kind("总投资是多少？") == "money"
+    assert asked_kind("研发经费投入强度是多少？") == ""
+    assert asked_kind("面积有多少平方公里？") == "area"
+    assert asked_kind("常住人口是多少？") == ""
+
+
+def test_stated_loosely_only_without_a_unit():
+    assert stated_loosely("52%", "占比（%）\t≥52\t预期性")
+    assert not stated_loosely("6.45亿元", "年均增长6.45%，")
+    assert not stated_loosely("5", "2185.8万人")
