@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage
@@ -25,6 +25,7 @@ from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.settings import ChainSettings
 from corpus.cleaning import normalize_for_match
 from corpus.errors import BadQueryError
+from corpus.models import Chunk
 from prompts import load_prompt
 from retriever.hybrid import HybridRetriever
 from retriever.models import Hit
@@ -73,13 +74,18 @@ def pack_context(hits: Sequence[Hit], budget_chars: int) -> list[Hit]:
     return packed
 
 
-def format_context(hits: Sequence[Hit]) -> str:
+def format_context(hits: Sequence[Hit], labels: Mapping[str, str] | None = None) -> str:
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
         section = f" {c.section_label}" if c.section else ""
-        blocks.append(f"[{n}] {c.label}{section}\n{c.text}")
+        blocks.append(f"[{n}] {_label(c, labels)}{section}\n{c.text}")
     return "\n\n".join(blocks)
+
+
+def _label(chunk: Chunk, labels: Mapping[str, str] | None) -> str:
+    """The report's name in the prompt: its catalog short title where `labels` has one."""
+    return (labels or {}).get(chunk.doc_id) or chunk.label
 
 
 # A sentence longer than this is cut at a clause break in the focused context.
@@ -92,6 +98,7 @@ def focus_context(
     tokenizer: ChineseTokenizer,
     budget_chars: int,
     scored: Sequence[ScoredSentence] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[list[Hit], str]:
     """The sentences of `hits` that best cover the question, within `budget_chars`.
 
@@ -102,6 +109,7 @@ def focus_context(
     prompt numbers them [1], [2], …, and citations point to the whole passage), and the
     context block: `[n] 《title》` then that passage's chosen sentences in text order, with
     `……` where text was left out. `scored`: `score_sentences` of these hits, if already made.
+    `labels`: doc_id -> the report's name in the prompt (default: its full title).
     """
     if scored is None:
         scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
@@ -118,7 +126,7 @@ def focus_context(
         chosen.setdefault(sentence.n, []).append((sentence.position, text))
         used += len(text)
     if not chosen:  # no sentence shares a word with the question: the best passage, whole
-        return pack_context(hits[:1], budget_chars), format_context(hits[:1])
+        return pack_context(hits[:1], budget_chars), format_context(hits[:1], labels)
     packed: list[Hit] = []
     blocks: list[str] = []
     for n in sorted(chosen):
@@ -131,7 +139,7 @@ def focus_context(
                 parts.append("……")
             parts.append(text)
             previous = position
-        blocks.append(f"[{len(packed)}] {hit.chunk.label}\n" + "".join(parts))
+        blocks.append(f"[{len(packed)}] {_label(hit.chunk, labels)}\n" + "".join(parts))
     return packed, "\n\n".join(blocks)
 
 
@@ -256,16 +264,26 @@ class AnswerChain:
             return fallback
         return clean_rewrite(str(reply.content), fallback)
 
+    def _prompt_labels(self) -> dict[str, str]:
+        """doc_id -> the report's name in the prompt (its catalog short title, if any)."""
+        return {e.doc_id: e.prompt_label for e in self.retriever.index.catalog}
+
     def context(
         self, question: str, hits: Sequence[Hit], scored: Sequence[ScoredSentence] | None = None
     ) -> tuple[list[Hit], str]:
         """The passages the prompt numbers, and the prompt's context block."""
+        labels = self._prompt_labels()
         if self.settings.context_mode == "sentences":
             return focus_context(
-                question, hits, self.retriever.tokenizer, self.settings.context_chars, scored
+                question,
+                hits,
+                self.retriever.tokenizer,
+                self.settings.context_chars,
+                scored,
+                labels,
             )
         packed = pack_context(hits, self.settings.context_chars)
-        return packed, format_context(packed)
+        return packed, format_context(packed, labels)
 
     def _generate(
         self, question: str, packed: Sequence[Hit], context: str, on_token: TokenCallback | None
@@ -358,7 +376,9 @@ class AnswerChain:
             return self._refusal(
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
-        if not _has_content(check.text):
+        labels = self._prompt_labels()
+        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, labels))}
+        if not _has_content(check.text, names):
             # Empty, cut-off or markers-only output ("[1]"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
             check = verify_answer(text, passages, support_threshold=s.support_threshold)
@@ -438,8 +458,12 @@ class AnswerChain:
         )
 
 
-def _has_content(text: str) -> bool:
-    """Does an answer say anything beyond citation markers and punctuation?"""
+def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:
+    """Does an answer say anything beyond citation markers, punctuation and the name of a
+    report in its context? The small model sometimes answers with a passage's label
+    (`《京津冀协同发展》[1]`); a title that is the answer (a plan's name) is not a label."""
+    for name in report_names:
+        text = text.replace(name, "")
     return bool(re.sub(r"\[\d+\]|[^\w]", "", text))
 
 

@@ -39,6 +39,7 @@ def load_catalog(corpus_dir: Path) -> dict[str, CatalogEntry]:
             year=int(year) if isinstance(year, int | str) and str(year).isdigit() else None,
             kind=str(item.get("kind") or ""),
             aliases=tuple(str(a) for a in item.get("aliases") or ()),
+            short_title=str(item.get("short_title") or ""),
         )
     return entries
 

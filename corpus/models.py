@@ -17,10 +17,16 @@ class CatalogEntry:
     year: int | None = None  # the reporting year / start year, used by filters
     kind: str = ""  # "checkup-report", "regional-plan", "five-year-plan", "background"
     aliases: tuple[str, ...] = ()  # short names people use for it ("2023年度读本", "都市圈规划")
+    # The name the model reads in its prompt (a long title costs ~25 prompt tokens a passage)
+    short_title: str = ""
 
     @property
     def label(self) -> str:
         return f"《{self.title}》"
+
+    @property
+    def prompt_label(self) -> str:
+        return f"《{self.short_title or self.title}》"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def tiny_corpus(tmp_path: Path) -> Path:
         (corpus / name).write_text(text, encoding="utf-8")
     catalog = [
         {"doc_id": "transport", "file": "a_transport.txt", "title": "交通与生态年报（2024年度）",
-         "year": 2024, "kind": "checkup-report", "aliases": ["交通年报"]},
+         "year": 2024, "kind": "checkup-report", "aliases": ["交通年报"],
+         "short_title": "2024交通年报"},
         {"doc_id": "population", "file": "b_population.txt", "title": "人口与文化年报（2023年度）",
          "year": 2023, "kind": "checkup-report"},
     ]

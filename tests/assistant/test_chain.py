@@ -217,6 +217,21 @@ def test_sentences_and_passages_context_modes(retriever):
         ChainSettings(context_mode="paragraphs")
 
 
+def test_prompt_names_reports_by_their_short_titles_and_citations_by_full_ones(retriever):
+    # The catalog's short_title (kept in the index) saves prompt tokens; a report without one
+    # is named by its title.
+    chain = AnswerChain(retriever, None, "extractive")
+    for mode in ("sentences", "passages"):
+        chain.settings = ChainSettings(context_mode=mode)
+        hits = retriever.run("轨道交通运营里程和常住人口", top_k=4)
+        _, context = chain.context("轨道交通运营里程和常住人口", hits)
+        assert "[1] 《" in context and "《2024交通年报》" in context
+        assert "《交通与生态年报（2024年度）》" not in context
+        assert "《人口与文化年报（2023年度）》" in context
+    answer = chain.ask("轨道交通运营里程是多少？")
+    assert answer.citations[0].hit.chunk.title == "交通与生态年报（2024年度）"
+
+
 @pytest.mark.parametrize(
     "question", ["2022年末全市常住人口是多少？", "天津市2023年末常住人口是多少？"]
 )
@@ -253,10 +268,18 @@ def test_the_model_gets_one_user_message_with_the_rules_context_and_question(ret
     assert "2023年末全市常住人口2185.8万人" in prompt
 
 
-def test_markers_only_output_falls_back_to_a_quote(retriever):
-    chain = AnswerChain(retriever, _scripted("[1]"), "local")
+@pytest.mark.parametrize("reply", ["[1]", "《人口与文化年报（2023年度）》[1]", "《2024交通年报》"])
+def test_markers_or_report_name_only_output_falls_back_to_a_quote(retriever, reply):
+    chain = AnswerChain(retriever, _scripted(reply), "local")
     answer = chain.ask("2023年末全市常住人口是多少？")
     assert answer.backend == "extractive" and "2185.8万人" in answer.answer
+
+
+def test_a_title_that_is_not_a_context_label_is_an_answer(retriever):
+    reply = "《北京市韧性城市空间专项规划（2022年—2035年）》[1]"
+    chain = AnswerChain(retriever, _scripted(reply), "local", ChainSettings(check_answer_fit=False))
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.backend == "local" and answer.answer == reply
 
 
 def test_comparison_years_and_non_administrative_names_are_not_checked(retriever, tokenizer):
