@@ -45,6 +45,7 @@ class ChainSettings:
     # passages ("sentences"), or whole passages in rank order ("passages"). On the dev split the
     # best 600 characters of sentences hold the answer for 100% of answerable questions, whole
     # passages 96.4% at 1,200 characters; the 1.5B model reads ~130 prompt tokens a second here.
+    # 500 characters answered faster (dev p50 3.4 s vs 4.2 s) but less well (85.4% vs 90.5%).
     context_chars: int = 600
     context_mode: str = "sentences"
     retrieve_k: int = 6
