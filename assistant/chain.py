@@ -236,6 +236,8 @@ class AnswerChain:
             min_coverage=self.settings.extractive_min_coverage,
         )
         self.chat_model = chat_model or self.extractive
+        # doc_id -> the report's name in the prompt (its catalog short title, if any)
+        self.prompt_labels = {e.doc_id: e.prompt_label for e in retriever.index.catalog}
 
     def as_runnable(self) -> Runnable:
         """The chain as a LangChain runnable: {"question", "history"?} -> Answer."""
@@ -264,15 +266,11 @@ class AnswerChain:
             return fallback
         return clean_rewrite(str(reply.content), fallback)
 
-    def _prompt_labels(self) -> dict[str, str]:
-        """doc_id -> the report's name in the prompt (its catalog short title, if any)."""
-        return {e.doc_id: e.prompt_label for e in self.retriever.index.catalog}
-
     def context(
         self, question: str, hits: Sequence[Hit], scored: Sequence[ScoredSentence] | None = None
     ) -> tuple[list[Hit], str]:
         """The passages the prompt numbers, and the prompt's context block."""
-        labels = self._prompt_labels()
+        labels = self.prompt_labels
         if self.settings.context_mode == "sentences":
             return focus_context(
                 question,
@@ -376,8 +374,7 @@ class AnswerChain:
             return self._refusal(
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
-        labels = self._prompt_labels()
-        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, labels))}
+        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
         if not _has_content(check.text, names):
             # Empty, cut-off or markers-only output ("[1]"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
