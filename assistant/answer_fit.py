@@ -15,7 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.grounding import extract_figures, figure_in_text, stated_loosely, strip_markers
+from assistant.grounding import (
+    extract_figures,
+    figure_in_text,
+    split_figure,
+    stated_loosely,
+    strip_markers,
+)
 
 # A question asking for a quantity. `哪几` asks for a list, `这几年` for a period.
 _ASKS_QUANTITY = re.compile(
@@ -77,7 +83,7 @@ def misfit(question: str, answer: str, passages: Sequence[str]) -> str:
     if not any(figure_in_text(f, p) or stated_loosely(f, p) for f in figures for p in passages):
         return f"回答中的数字（{'、'.join(figures)}）在报告段落中找不到"
     kind = asked_kind(question)
-    kinds = {_unit_kind(re.sub(r"^\d+(?:\.\d+)?", "", f)) for f in figures}
+    kinds = {_unit_kind(split_figure(f)[1]) for f in figures}
     if kind and kind not in kinds and "" not in kinds:
         return "回答中的数字与问题所问的不是同一种量"
     return ""

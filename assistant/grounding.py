@@ -103,7 +103,7 @@ def extract_figures(text: str) -> list[str]:
     return figures
 
 
-def _split_figure(figure: str) -> tuple[str, str]:
+def split_figure(figure: str) -> tuple[str, str]:
     m = _FIGURE_PARTS.fullmatch(figure)
     return (m.group(1), m.group(2)) if m else ("", figure)
 
@@ -133,7 +133,7 @@ def figure_in_text(figure: str, text: str) -> bool:
     (`PM2.5浓度` does not state `2.5亿元`).
     """
     figure = normalize_figure(figure)
-    number, unit = _split_figure(figure)
+    number, unit = split_figure(figure)
     haystack = _normalize_text(text)
     if not number:
         return bool(figure) and figure in haystack
@@ -158,12 +158,12 @@ def figure_in_text(figure: str, text: str) -> bool:
 def stated_loosely(figure: str, text: str) -> bool:
     """`text` holds `figure`'s number as a value of its own with no unit (a table cell such as
     `（%）\\t≥52`), which neither states nor contradicts the figure's unit."""
-    number = re.match(r"\d+(?:\.\d+)?", figure)
+    number, _ = split_figure(normalize_figure(figure))
     if not number:
         return False
     # Not `_normalize_text`: it joins `52\t预期性` into `52预期性`, hiding the cell's end.
     haystack = unicodedata.normalize("NFKC", _THOUSANDS.sub("", text))
-    for m in re.finditer(rf"(?<![\d.]){re.escape(number.group(0))}(?!\.?\d)", haystack):
+    for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", haystack):
         if not re.match(rf" ?[{CJK}%‰]", haystack[m.end() : m.end() + 2]):
             return True
     return False
