@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer_fit import misfit
@@ -20,7 +20,13 @@ from assistant.backend_extractive import (
     score_sentences,
     truncate_sentence,
 )
-from assistant.grounding import find_quote, parse_citations, split_sentences, verify_answer
+from assistant.grounding import (
+    Verification,
+    find_quote,
+    parse_citations,
+    split_sentences,
+    verify_answer,
+)
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.settings import ChainSettings
 from corpus.cleaning import normalize_for_match
@@ -287,17 +293,7 @@ class AnswerChain:
         self, question: str, packed: Sequence[Hit], context: str, on_token: TokenCallback | None
     ) -> tuple[str, str, str, str]:
         """(text, backend used, notice, fallback reason). Falls back to extractive on any fault."""
-        # One user message and no system prompt: with any system prompt of its own the 1.5B
-        # model refused answerable dev questions whose answer was the first sentence of [1]
-        # (8 of 8 tried); without one it answered them and still refused off-topic ones.
-        messages = [
-            HumanMessage(
-                content=load_prompt("answer_user").format(context=context, question=question),
-                additional_kwargs={
-                    "planqa": {"question": question, "passages": [h.chunk.text for h in packed]}
-                },
-            ),
-        ]
+        messages = _answer_messages(question, packed, context)
         if self.chat_model is self.extractive:
             return str(self.extractive.invoke(messages).content), "extractive", "", ""
         try:
@@ -321,6 +317,44 @@ class AnswerChain:
             reason, words = _reason(exc)
             notice = f"{self.backend} 后端不可用（{words}），已改用摘录式回答。"
             return str(self.extractive.invoke(messages).content), "extractive", notice, reason
+
+    def _look_again(
+        self, question: str, packed: Sequence[Hit], context: str, reply: str
+    ) -> Verification | None:
+        """The model refused: one more turn asks it to read the passages again and quote.
+
+        The conversation so far is the prompt llama.cpp has just read, so only the new turn is
+        read (about a second here). Its answer is kept only when it passes every check a
+        first answer faces and more: something besides markers, not a passage block copied
+        whole with its `[n] 《report》` heading (what the model writes when it finds nothing),
+        every figure in a cited passage, every sentence supported by its passages, and it
+        fits the question. Otherwise (None) the refusal stands.
+        """
+        messages = [
+            *_answer_messages(question, packed, context),
+            AIMessage(content=reply),
+            HumanMessage(content=load_prompt("look_again")),
+        ]
+        try:
+            text = str(self.chat_model.invoke(messages).content)
+        except Exception as exc:  # a second try that fails leaves the first answer standing
+            log.warning("look-again turn failed (%s); keeping the refusal", exc)
+            return None
+        passages = [h.chunk.text for h in packed]
+        s = self.settings
+        check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
+        if (
+            check.refused
+            or not _has_content(check.text, names)
+            or _BLOCK_HEADING.match(text)
+            or not check.grounded
+            or check.ungrounded_figures
+            or check.unsupported_sentences
+            or misfit(question, check.text, passages)
+        ):
+            return None
+        return check
 
     # -- the whole chain ---------------------------------------------------------------------
 
@@ -362,6 +396,10 @@ class AnswerChain:
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         passages = [h.chunk.text for h in packed]
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        if check.refused and used_backend != "extractive" and s.look_again:
+            second = self._look_again(standalone, packed, context, text)
+            if second is not None:
+                check, fallback = second, fallback or "look_again"
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
             rescued = self._quote(standalone, passages, s.rescue_min_coverage)
             if rescued != REFUSAL:
@@ -453,6 +491,24 @@ class AnswerChain:
             fallback=fallback,
             timings_ms=timings,
         )
+
+
+# A context block's heading at the start of an answer: `[2] 《京津冀协同发展》 …`.
+_BLOCK_HEADING = re.compile(r"\s*[\[【［]\s*\d+\s*[\]】］]\s*《")
+
+
+def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list[BaseMessage]:
+    # One user message and no system prompt: with any system prompt of its own the 1.5B
+    # model refused answerable dev questions whose answer was the first sentence of [1]
+    # (8 of 8 tried); without one it answered them and still refused off-topic ones.
+    return [
+        HumanMessage(
+            content=load_prompt("answer_user").format(context=context, question=question),
+            additional_kwargs={
+                "planqa": {"question": question, "passages": [h.chunk.text for h in packed]}
+            },
+        ),
+    ]
 
 
 def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:

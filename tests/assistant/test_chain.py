@@ -290,3 +290,65 @@ def test_comparison_years_and_non_administrative_names_are_not_checked(retriever
     assert "天津市" in unmatched_specifics(
         "天津市常住人口是多少？", retriever.run("天津市常住人口是多少？", top_k=4), tokenizer
     )
+
+
+class TestLookAgain:
+    """A model refusal gets one more turn; its answer stays only if it passes every check."""
+
+    def _chain(self, retriever, *replies: str) -> AnswerChain:
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        model = FakeListChatModel(responses=list(replies))
+        return AnswerChain(retriever, model, "local", ChainSettings(rescue_min_coverage=1.01))
+
+    def test_a_grounded_second_answer_replaces_the_refusal(self, retriever):
+        chain = self._chain(retriever, "报告中未找到相关内容。", "2023年末全市常住人口2185.8万人[1]。")
+        answer = chain.ask("2023年末全市常住人口是多少？")
+        assert not answer.refused and answer.grounded and answer.fallback == "look_again"
+        assert "2185.8万人" in answer.answer and "2185.8" in answer.citations[0].quote
+
+    @pytest.mark.parametrize(
+        "second",
+        [
+            "2023年末全市常住人口2190万人[1]。",  # a figure no passage states
+            "[1]",  # markers only
+            "报告中未找到相关内容。",  # refuses again
+            "北京中轴线正式列入《世界遗产名录》[2]。",  # no figure for a 多少 question
+            "[1] 《人口与文化年报（2023年度）》 2023年末全市常住人口2185.8万人[1]。",  # a block copied
+        ],
+    )
+    def test_a_second_answer_that_fails_a_check_leaves_the_refusal(self, retriever, second):
+        chain = self._chain(retriever, "报告中未找到相关内容。", second)
+        answer = chain.ask("2023年末全市常住人口是多少？")
+        assert answer.refused and answer.answer == REFUSAL and not answer.citations
+
+    def test_the_second_turn_sees_the_first_exchange(self, retriever):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        seen: list[list] = []
+
+        class Recording(FakeListChatModel):
+            def _call(self, messages, *args, **kwargs):
+                seen.append(list(messages))
+                return super()._call(messages, *args, **kwargs)
+
+            def _stream(self, messages, *args, **kwargs):
+                seen.append(list(messages))
+                yield from super()._stream(messages, *args, **kwargs)
+
+        model = Recording(responses=["报告中未找到相关内容。", "2023年末全市常住人口2185.8万人[1]。"])
+        chain = AnswerChain(retriever, model, "local", ChainSettings(rescue_min_coverage=1.01))
+        chain.ask("2023年末全市常住人口是多少？")
+        second = seen[-1]
+        assert [m.type for m in second] == ["human", "ai", "human"]
+        assert second[1].content == "报告中未找到相关内容。" and "再仔细阅读" in second[2].content
+        assert second[0].content == seen[0][0].content  # the same prompt: llama.cpp reuses it
+
+    def test_off(self, retriever):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        model = FakeListChatModel(responses=["报告中未找到相关内容。", "2023年末全市常住人口2185.8万人[1]。"])
+        chain = AnswerChain(
+            retriever, model, "local", ChainSettings(rescue_min_coverage=1.01, look_again=False)
+        )
+        assert chain.ask("2023年末全市常住人口是多少？").refused
