@@ -343,10 +343,9 @@ class AnswerChain:
         passages = [h.chunk.text for h in packed]
         s = self.settings
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
-        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
         if (
             check.refused
-            or not _has_content(check.text, names)
+            or not _has_content(check.text, self._names(packed))
             or _BLOCK_HEADING.match(text)
             or not check.grounded
             or check.ungrounded_figures
@@ -355,6 +354,10 @@ class AnswerChain:
         ):
             return None
         return check
+
+    def _names(self, packed: Sequence[Hit]) -> set[str]:
+        """The names the prompt gives the passages' reports (an answer of only these says nothing)."""
+        return {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
 
     # -- the whole chain ---------------------------------------------------------------------
 
@@ -393,13 +396,13 @@ class AnswerChain:
 
         packed, context = self.context(standalone, hits, scored)
         text, used_backend, notice, fallback = self._generate(standalone, packed, context, on_token)
-        timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         passages = [h.chunk.text for h in packed]
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
         if check.refused and used_backend != "extractive" and s.look_again:
             second = self._look_again(standalone, packed, context, text)
             if second is not None:
                 check, fallback = second, fallback or "look_again"
+        timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
             rescued = self._quote(standalone, passages, s.rescue_min_coverage)
             if rescued != REFUSAL:
@@ -412,8 +415,7 @@ class AnswerChain:
             return self._refusal(
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
-        names = {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
-        if not _has_content(check.text, names):
+        if not _has_content(check.text, self._names(packed)):
             # Empty, cut-off or markers-only output ("[1]"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
             check = verify_answer(text, passages, support_threshold=s.support_threshold)
