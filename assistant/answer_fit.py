@@ -7,7 +7,8 @@ figure of the wrong kind (a growth rate for "收入是多少元", beds for "总�
 figure is not given while still citing. Each of these is a refusal in disguise; `misfit`
 names which, and the chain answers with the fixed refusal instead. On the dev split the four
 checks turned 8 of the 15 unanswerable questions the model answered into refusals, and none
-of the 137 answerable ones.
+of the 137 answerable ones; the people kind (an area for "常住人口有多少") one more, and none
+of the gold answers (expected strings and evidence sentences of the 137) is flagged.
 """
 
 from __future__ import annotations
@@ -41,16 +42,19 @@ _ASKED_UNIT = re.compile(r"多少((?:万|亿)*(?:元|平方公里|平方千米|�
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
 _MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额")
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
+# A number of people asked ("常住人口有多少", "多少人"), unless a share, change or density of it.
+_PEOPLE_WORDS = re.compile(r"人口|人数|多少人(?!次)")
 
 
 def _unit_kind(unit: str) -> str:
-    """money, share, area, length; "" for none or a bare 万/亿; else the unit itself."""
+    """money, share, area, length, people; "" for none or a bare 万/亿; else the unit itself."""
     unit = re.sub(r"^(?:万|亿)+", "", unit)
     if not unit:
         return ""
     for kind, pattern in (
         ("money", r"元"),
         ("share", r"%|‰|百分点"),
+        ("people", r"^(?:人|名|位)"),  # before area: 人/平方公里 is a density, not an area
         ("area", r"平方|公顷|亩"),
         ("length", r"公里|千米|米|km"),
     ):
@@ -66,6 +70,8 @@ def asked_kind(question: str) -> str:
         return _unit_kind(named.group(1))
     if _MONEY_WORDS.search(question) and not _RATIO_WORDS.search(question):
         return "money"
+    if _PEOPLE_WORDS.search(question) and not _RATIO_WORDS.search(question) and "密度" not in question:
+        return "people"
     return ""
 
 

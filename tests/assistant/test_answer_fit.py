@@ -23,6 +23,7 @@ PASSAGES = [
         ("2024年通州地区生产总值是多少亿元？", "2024年为27.1亿元[1]。", "27.1亿元"),
         ("城镇居民人均可支配收入是多少元？", "为27.1%[1]。", "同一种量"),
         ("妇幼保健院迁建工程总投资是多少？", "400张床位[1]", "同一种量"),
+        ("雄安新区现在的常住人口有多少？", "155平方公里[3]", "同一种量"),  # an area for people
     ],
 )
 def test_misfits(question, answer, words):
@@ -39,6 +40,8 @@ def test_misfits(question, answer, words):
         ("拟设几张床位？", "四百张[1]"),
         ("要建哪几座博物馆？", "北京艺术博物馆、梨园美术馆[1]。"),  # a list, not a quantity
         ("这几年通州做了什么？", "开展城市更新[1]。"),
+        ("副中心常住人口规模控制在多少？", "130万[3]"),  # people without a unit
+        ("常住人口规模控制在多少以内？", "约130万人[3]"),
     ],
 )
 def test_fits(question, answer):
@@ -50,7 +53,11 @@ def test_asked_kind():
     assert asked_kind("总投资是多少？") == "money"
     assert asked_kind("研发经费投入强度是多少？") == ""
     assert asked_kind("面积有多少平方公里？") == "area"
-    assert asked_kind("常住人口是多少？") == ""
+    assert asked_kind("常住人口是多少？") == "people"
+    assert asked_kind("有多少人参加？") == "people"
+    assert asked_kind("常住人口占全市的比重是多少？") == ""  # a share of people
+    assert asked_kind("人口密度是多少？") == ""  # people per km², not people
+    assert asked_kind("接待游客多少人次？") == ""
 
 
 def test_stated_loosely_only_without_a_unit():
