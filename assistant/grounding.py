@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,6 +123,11 @@ def _stands_alone(text: str, start: int, end: int) -> bool:
     return not (before.isascii() and before.isalpha()) and not re.match(rf"[{CJK}]", after)
 
 
+def _whole_numbers(number: str, haystack: str) -> Iterator[re.Match[str]]:
+    """Where `haystack` writes `number` whole: `5` is not in `2185.8`, `44.9` not in `144.9`."""
+    return re.finditer(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", haystack)
+
+
 def figure_in_text(figure: str, text: str) -> bool:
     """Does `text` state `figure`: its number as a whole number, with an agreeing unit?
 
@@ -137,7 +142,7 @@ def figure_in_text(figure: str, text: str) -> bool:
     haystack = _normalize_text(text)
     if not number:
         return bool(figure) and figure in haystack
-    for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", haystack):
+    for m in _whole_numbers(number, haystack):
         stated = _FIGURE.match(haystack, m.start())
         stated_unit = stated.group(0)[len(number) :] if stated else ""
         if not stated_unit:
@@ -163,7 +168,7 @@ def stated_loosely(figure: str, text: str) -> bool:
         return False
     # Not `_normalize_text`: it joins `52\t预期性` into `52预期性`, hiding the cell's end.
     haystack = unicodedata.normalize("NFKC", _THOUSANDS.sub("", text))
-    for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", haystack):
+    for m in _whole_numbers(number, haystack):
         if not re.match(rf" ?[{CJK}%‰]", haystack[m.end() : m.end() + 2]):
             return True
     return False
