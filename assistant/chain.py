@@ -319,7 +319,7 @@ class AnswerChain:
             return str(self.extractive.invoke(messages).content), "extractive", notice, reason
 
     def _look_again(
-        self, question: str, packed: Sequence[Hit], context: str, reply: str
+        self, question: str, packed: Sequence[Hit], passages: list[str], context: str, reply: str
     ) -> Verification | None:
         """The model refused: one more turn asks it to read the passages again and quote.
 
@@ -340,9 +340,7 @@ class AnswerChain:
         except Exception as exc:  # a second try that fails leaves the first answer standing
             log.warning("look-again turn failed (%s); keeping the refusal", exc)
             return None
-        passages = [h.chunk.text for h in packed]
-        s = self.settings
-        check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        check = verify_answer(text, passages, support_threshold=self.settings.support_threshold)
         if (
             check.refused
             or not _has_content(check.text, self._names(packed))
@@ -399,7 +397,7 @@ class AnswerChain:
         passages = [h.chunk.text for h in packed]
         check = verify_answer(text, passages, support_threshold=s.support_threshold)
         if check.refused and used_backend != "extractive" and s.look_again:
-            second = self._look_again(standalone, packed, context, text)
+            second = self._look_again(standalone, packed, passages, context, text)
             if second is not None:
                 check, fallback = second, fallback or "look_again"
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
