@@ -34,6 +34,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument(
+        "--qa", type=Path, default=None, help="question file (default: the bundled set)"
+    )
+    parser.add_argument(
+        "--rows", type=Path, default=None, help="also write one JSON line per question here"
+    )
     args = parser.parse_args()
     settings = Settings.from_env()
     retriever = open_retriever(settings)
@@ -41,17 +47,34 @@ def main() -> int:
     if model is None:
         print("needs the local or openai backend", file=sys.stderr)
         return 2
-    questions = load_questions(split=args.split)[: args.limit or None]
+    questions = (
+        load_questions(args.qa, split=args.split) if args.qa else load_questions(split=args.split)
+    )[: args.limit or None]
+    rows = []
     correct = refused_u = refused_a = n_a = n_u = 0
     latencies = []
     for q in tqdm(questions, desc="chatchat prompt", file=sys.stderr):
         hits = retriever.run(q.question, top_k=3)
         context = "\n".join(h.chunk.text for h in hits)
         started = time.perf_counter()
-        reply = str(model.invoke([HumanMessage(CHATCHAT_PROMPT.format(context=context,
-                                                                     question=q.question))]).content)
+        reply = str(
+            model.invoke(
+                [HumanMessage(CHATCHAT_PROMPT.format(context=context, question=q.question))]
+            ).content
+        )
         latencies.append((time.perf_counter() - started) * 1000)
         refused = "无法回答" in reply or "未找到" in reply
+        right = (not refused) and answer_matches(q, reply) if q.answerable else refused
+        rows.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "reply": reply,
+                "refused": refused,
+                "right": right,
+                "ms": round(latencies[-1]),
+            }
+        )
         if q.answerable:
             n_a += 1
             refused_a += refused
@@ -69,6 +92,12 @@ def main() -> int:
         "total_ms_p50": statistics.median(latencies) if latencies else None,
     }
     print(json.dumps(result, ensure_ascii=False, indent=1))
+    if args.rows:
+        args.rows.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
+    if args.qa or args.limit:
+        return 0  # a partial or other question set does not replace the stored figures
     out = ROOT / "evals" / "results" / f"chatchat-{args.split}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
