@@ -39,6 +39,12 @@ _NOT_GIVEN = re.compile(
 )
 # The unit a question names: "多少亿元", "多少平方公里".
 _ASKED_UNIT = re.compile(r"多少((?:万|亿)*(?:元|平方公里|平方千米|平方米|公顷|亩|公里|千米|%))")
+# The counter a question asks in ("多少册", "几座"): an answer counted in another ("8处" for
+# "多少册藏书") counts something else. 个 is left out: reports count the same things in 个, 家, 所.
+_ASKED_COUNTER = re.compile(
+    r"(?:多少|(?<!哪)几)(?:万|亿)?"
+    r"(人次|架次|册|天|件|家|所|座|条|辆|张|套|名|处|项|次|吨|部|批|户|棵|株|艘|列|位|层|届)"
+)
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
 _MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额")
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
@@ -92,4 +98,16 @@ def misfit(question: str, answer: str, passages: Sequence[str]) -> str:
     kinds = {_unit_kind(split_figure(f)[1]) for f in figures}
     if kind and kind not in kinds and "" not in kinds:
         return "回答中的数字与问题所问的不是同一种量"
+    counter = _ASKED_COUNTER.search(question)
+    if counter and not _counts_in(counter.group(1), figures, text):
+        return f"问题问的是多少{counter.group(1)}，回答中的数字不是以“{counter.group(1)}”计"
     return ""
+
+
+def _counts_in(counter: str, figures: Sequence[str], text: str) -> bool:
+    """Does one of the answer's figures count in `counter` (or carry no unit at all)?"""
+    for figure in figures:
+        unit = re.sub(r"^(?:万|亿|余|多)+", "", split_figure(figure)[1])
+        if not unit or unit.startswith(counter):
+            return True
+    return bool(re.search(f"[一二两三四五六七八九十百千万]+{counter}", text))

@@ -24,6 +24,8 @@ PASSAGES = [
         ("城镇居民人均可支配收入是多少元？", "为27.1%[1]。", "同一种量"),
         ("妇幼保健院迁建工程总投资是多少？", "400张床位[1]", "同一种量"),
         ("雄安新区现在的常住人口有多少？", "155平方公里[3]", "同一种量"),  # an area for people
+        ("北京城市图书馆有多少册藏书？", "有400张[1]。", "多少册"),  # counted in another unit
+        ("拟设几座变电站？", "400张床位[1]", "多少座"),
     ],
 )
 def test_misfits(question, answer, words):
@@ -42,6 +44,10 @@ def test_misfits(question, answer, words):
         ("这几年通州做了什么？", "开展城市更新[1]。"),
         ("副中心常住人口规模控制在多少？", "130万[3]"),  # people without a unit
         ("常住人口规模控制在多少以内？", "约130万人[3]"),
+        ("拟设置床位多少张？", "400张[1]"),  # the counter asked
+        ("医院设多少张床位、面积多大？", "155平方公里、400张[1]"),  # one of two parts
+        ("拟设置多少个床位？", "400张[1]"),  # 个 counts anything
+        ("有哪几张床？", "400张[1]"),  # a list
     ],
 )
 def test_fits(question, answer):
