@@ -154,6 +154,13 @@ _ADMIN_SUFFIXES = ("省", "市", "区", "县", "镇", "乡")
 _QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
+def _single_year(question: str) -> list[str]:
+    """The question's year if it names one; a comparison ("2023年和2024年各是多少") finds its
+    years in different sentences, so it has none to check."""
+    years = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
+    return years if len(years) == 1 and not _COMPARISON.search(question) else []
+
+
 def unmatched_specifics(
     question: str,
     hits: Sequence[Hit],
@@ -170,9 +177,7 @@ def unmatched_specifics(
     neighbouring figure. Only a question's single year (not a comparison's years) and
     administrative place names (…市/区/县) are checked. `scored`: as for `focus_context`.
     """
-    years = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
-    # A comparison ("2023年和2024年各是多少") finds its years in different sentences.
-    specifics = years if len(years) == 1 and not _COMPARISON.search(question) else []
+    specifics = _single_year(question)
     # Administrative names only: jieba also tags "新建" and "中关村" as places.
     specifics += [p for p in tokenizer.place_names(question) if p.endswith(_ADMIN_SUFFIXES)]
     if not specifics:
@@ -193,6 +198,49 @@ def unmatched_specifics(
         if normalize_for_match(s) not in text
         and normalize_for_match(s).rstrip("市区县省") not in text
     ]
+
+
+# Place names a question may use without the cited sentence repeating them: the whole city or
+# country is what every report is about, and jieba also tags words built on them ("北京地铁",
+# where the reports say 轨道交通). 通州 is named 城市副中心 in most of its report.
+_GENERAL_PLACES = ("北京", "首都", "中国", "全国", "我国")
+_PLACE_ALIASES = {"通州": ("副中心",), "通州区": ("副中心",)}
+
+
+def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
+    """A question's single year (not a comparison's years) and its place names, except the city's
+    and the country's own: what an answer's cited sentences must also be about."""
+    return _single_year(question) + [
+        p for p in tokenizer.place_names(question) if not p.startswith(_GENERAL_PLACES)
+    ]
+
+
+def uncited_specifics(
+    question: str, citations: Sequence[Citation], tokenizer: ChineseTokenizer
+) -> list[str]:
+    """The specifics of the question (`question_specifics`) that none of the answer's cited
+    sentences mentions, counting the sentence before and after each quote, its report title and
+    section. "通州2024年优良天数" answered with the city's 290天, "2023年新增运营里程" with the 2024
+    reader's 43公里: the figure is real and cited, but about another place or year. Unlike
+    `unmatched_specifics` (before the model, on the best evidence), this reads what was cited."""
+    specifics = question_specifics(question, tokenizer)
+    if not specifics or not citations:
+        return []
+    windows = []
+    for c in citations:
+        text = c.hit.chunk.text
+        spans = split_sentences(text) or [(0, len(text))]
+        inside = [i for i, (a, b) in enumerate(spans) if a < c.quote_end and b > c.quote_start]
+        first, last = (min(inside), max(inside)) if inside else (0, len(spans) - 1)
+        start, end = spans[max(0, first - 1)][0], spans[min(len(spans) - 1, last + 1)][1]
+        windows.append(f"{c.hit.chunk.title} {' '.join(c.hit.chunk.section)} {text[start:end]}")
+    seen = normalize_for_match(" ".join(windows))
+    missing = []
+    for s in specifics:
+        names = (s, s.rstrip("省市区县镇乡"), *_PLACE_ALIASES.get(s, ()))
+        if not any(n and normalize_for_match(n) in seen for n in names):
+            missing.append(s)
+    return missing
 
 
 _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{0,8}$")
@@ -413,11 +461,14 @@ class AnswerChain:
             return self._refusal(
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
-        if not _has_content(check.text, self._names(packed)):
-            # Empty, cut-off or markers-only output ("[1]"): answer extractively instead.
+        empty = not _has_content(check.text, self._names(packed))
+        if empty or _echoes(standalone, check.text, tokenizer):
+            # Empty, cut-off or markers-only output ("[1]"), or the question's own words
+            # ("“两大中心”是[1]和[3]。"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
             check = verify_answer(text, passages, support_threshold=s.support_threshold)
-            used_backend, notice = "extractive", notice or "模型输出为空，已改用摘录式回答。"
+            said = "模型输出为空" if empty else "模型的回答只重复了问题"
+            used_backend, notice = "extractive", notice or f"{said}，已改用摘录式回答。"
             fallback = fallback or "empty"
             if check.refused:
                 timings["total"] = (time.perf_counter() - started) * 1000
@@ -439,6 +490,15 @@ class AnswerChain:
             for n in check.cited
             if 0 < n <= len(packed)
         )
+        if s.check_cited_specifics:
+            missing = uncited_specifics(standalone, citations, tokenizer)
+            if missing:
+                timings["total"] = (time.perf_counter() - started) * 1000
+                why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”"
+                notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"
+                return self._refusal(
+                    question, standalone, hits, used_backend, notice, timings, qid, fallback
+                )
         timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(
             id=qid,
@@ -518,6 +578,12 @@ def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:
     for name in report_names:
         text = text.replace(name, "")
     return bool(re.sub(r"\[\d+\]|[^\w]", "", text))
+
+
+def _echoes(question: str, text: str, tokenizer: ChineseTokenizer) -> bool:
+    """Does an answer hold no word the question does not (markers and punctuation aside)?"""
+    words = set(tokenizer.tokenize(re.sub(r"\[\d+\]", "", text)))
+    return bool(words) and words <= set(tokenizer.tokenize(question))
 
 
 def _reason(exc: Exception) -> tuple[str, str]:

@@ -275,6 +275,16 @@ def test_markers_or_report_name_only_output_falls_back_to_a_quote(retriever, rep
     assert answer.backend == "extractive" and "2185.8万人" in answer.answer
 
 
+def test_an_answer_that_only_repeats_the_question_falls_back_to_a_quote(retriever):
+    chain = AnswerChain(retriever, _scripted("全市常住人口是[1]和[2]。"), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.backend == "extractive" and "2185.8万人" in answer.answer
+    assert "重复了问题" in answer.notice
+    # One word of its own is an answer.
+    kept = AnswerChain(retriever, _scripted("全市常住人口是2185.8万人[1]。"), "local")
+    assert kept.ask("2023年末全市常住人口是多少？").backend == "local"
+
+
 def test_a_title_that_is_not_a_context_label_is_an_answer(retriever):
     reply = "《北京市韧性城市空间专项规划（2022年—2035年）》[1]"
     chain = AnswerChain(retriever, _scripted(reply), "local", ChainSettings(check_answer_fit=False))
@@ -290,6 +300,50 @@ def test_comparison_years_and_non_administrative_names_are_not_checked(retriever
     assert "天津市" in unmatched_specifics(
         "天津市常住人口是多少？", retriever.run("天津市常住人口是多少？", top_k=4), tokenizer
     )
+
+
+class TestCitedSpecifics:
+    """An answer whose cited sentences never name the question's year or place is refused."""
+
+    def _citation(self, retriever, sentence: str):
+        from assistant.models import Citation
+
+        hit = next(h for h in retriever.run(sentence, top_k=4) if sentence in h.chunk.text)
+        start = hit.chunk.text.index(sentence)
+        return Citation(1, hit, sentence, start, start + len(sentence))
+
+    def test_what_the_cited_sentences_do_not_name(self, retriever, tokenizer):
+        from assistant.chain import uncited_specifics
+
+        forest = self._citation(retriever, "平原地区森林覆盖率达到32.5%。")
+        # The title (交通与生态年报（2024年度）) and the sentence before count; a year or place
+        # named nowhere near the quote does not.
+        assert uncited_specifics("2024年平原地区森林覆盖率是多少？", [forest], tokenizer) == []
+        assert uncited_specifics("2023年平原地区森林覆盖率是多少？", [forest], tokenizer) == [
+            "2023"
+        ]
+        assert uncited_specifics("延庆平原地区森林覆盖率是多少？", [forest], tokenizer) == ["延庆"]
+        # The city itself, a comparison's years, and no citation at all are not checked.
+        assert uncited_specifics("北京平原地区森林覆盖率是多少？", [forest], tokenizer) == []
+        assert uncited_specifics("北京地铁运营里程是多少？", [forest], tokenizer) == []
+        assert uncited_specifics("2022年和2023年森林覆盖率各是多少？", [forest], tokenizer) == []
+        assert uncited_specifics("延庆森林覆盖率是多少？", [], tokenizer) == []
+
+    def test_an_answer_about_another_place_is_refused(self, retriever):
+        reply = "平原地区森林覆盖率达到32.5%[1]。"
+        question = "延庆平原地区的森林覆盖率是多少？"
+        loose = ChainSettings(min_coverage=0.0, min_dense=-1.0)
+        answer = AnswerChain(retriever, _scripted(reply), "local", loose).ask(question)
+        assert answer.refused and answer.answer == REFUSAL and not answer.citations
+        assert "延庆" in answer.notice
+        off = ChainSettings(min_coverage=0.0, min_dense=-1.0, check_cited_specifics=False)
+        kept = AnswerChain(retriever, _scripted(reply), "local", off).ask(question)
+        assert not kept.refused and "32.5%" in kept.answer
+
+    def test_an_answer_citing_the_year_asked_stands(self, retriever):
+        reply = "2023年末全市常住人口2185.8万人[1]。"
+        answer = AnswerChain(retriever, _scripted(reply), "local").ask("2023年末全市常住人口是多少？")
+        assert not answer.refused and answer.grounded and "2185.8万人" in answer.answer
 
 
 class TestLookAgain:
