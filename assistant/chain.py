@@ -490,7 +490,9 @@ class AnswerChain:
             for n in check.cited
             if 0 < n <= len(packed)
         )
-        if s.check_cited_specifics:
+        # A quoted sentence was chosen for covering the question's words, its year and places
+        # included (and `unmatched_specifics` checked them first); a model picks its own.
+        if s.check_cited_specifics and used_backend != "extractive":
             missing = uncited_specifics(standalone, citations, tokenizer)
             if missing:
                 timings["total"] = (time.perf_counter() - started) * 1000

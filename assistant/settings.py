@@ -64,8 +64,8 @@ class ChainSettings:
     # passage states, a figure of another kind, "未给出" (`assistant.answer_fit.misfit`).
     # Dev split, extractive: unanswerable refused 36% -> 48%, accuracy unchanged (75.2%).
     check_answer_fit: bool = True
-    # Refuse an answer whose cited sentences (with their neighbours, report title and section)
-    # never name the question's single year or a place it asks about
+    # Refuse a model's answer whose cited sentences (with their neighbours, report title and
+    # section) never name the question's single year or a place it asks about
     # (`assistant.chain.uncited_specifics`): a real figure about another year or place.
     check_cited_specifics: bool = True
     # The extractive backend refuses when no sentence covers this share of the question's

@@ -339,6 +339,9 @@ class TestCitedSpecifics:
         off = ChainSettings(min_coverage=0.0, min_dense=-1.0, check_cited_specifics=False)
         kept = AnswerChain(retriever, _scripted(reply), "local", off).ask(question)
         assert not kept.refused and "32.5%" in kept.answer
+        # A quote is the sentence that best covers the question's words: not checked again.
+        quoted = AnswerChain(retriever, None, "extractive", loose).ask(question)
+        assert not quoted.refused and "32.5%" in quoted.answer
 
     def test_an_answer_citing_the_year_asked_stands(self, retriever):
         reply = "2023年末全市常住人口2185.8万人[1]。"
