@@ -78,7 +78,7 @@ def main() -> int:
         if q.answerable:
             n_a += 1
             refused_a += refused
-            correct += (not refused) and answer_matches(q, reply)
+            correct += right
         else:
             n_u += 1
             refused_u += refused
