@@ -29,8 +29,9 @@ _ASKS_QUANTITY = re.compile(
     r"多少|多大|多长|多高|多远|多久|多宽|多深|百分之几|(?<!哪)几(?:座|条|个|项|所|家|处|次|批|倍|成|名|张|套|辆|点|万|亿)"
 )
 # A quantity written in Chinese numerals: `两条`, `三座`.
+_CHINESE_NUMERALS = "[一二两三四五六七八九十百千万]+"
 _CHINESE_QUANTITY = re.compile(
-    r"[一二两三四五六七八九十百千万]+(?:个|座|条|项|所|家|处|批|倍|成|次|名|张|套|辆|点)"
+    _CHINESE_NUMERALS + r"(?:个|座|条|项|所|家|处|批|倍|成|次|名|张|套|辆|点)"
 )
 # The model saying the passages do not give the answer, in words other than the refusal.
 _NOT_GIVEN = re.compile(
@@ -110,4 +111,4 @@ def _counts_in(counter: str, figures: Sequence[str], text: str) -> bool:
         unit = re.sub(r"^(?:万|亿|余|多)+", "", split_figure(figure)[1])
         if not unit or unit.startswith(counter):
             return True
-    return bool(re.search(f"[一二两三四五六七八九十百千万]+{counter}", text))
+    return bool(re.search(_CHINESE_NUMERALS + counter, text))

@@ -25,6 +25,7 @@ from assistant.grounding import (
     find_quote,
     parse_citations,
     split_sentences,
+    strip_markers,
     verify_answer,
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
@@ -204,7 +205,7 @@ def unmatched_specifics(
 # country is what every report is about, and jieba also tags words built on them ("北京地铁",
 # where the reports say 轨道交通). 通州 is named 城市副中心 in most of its report.
 _GENERAL_PLACES = ("北京", "首都", "中国", "全国", "我国")
-_PLACE_ALIASES = {"通州": ("副中心",), "通州区": ("副中心",)}
+_PLACE_ALIASES = {"通州": ("副中心",)}
 
 
 def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
@@ -237,7 +238,8 @@ def uncited_specifics(
     seen = normalize_for_match(" ".join(windows))
     missing = []
     for s in specifics:
-        names = (s, s.rstrip("省市区县镇乡"), *_PLACE_ALIASES.get(s, ()))
+        bare = s.rstrip("省市区县镇乡")
+        names = (s, bare, *_PLACE_ALIASES.get(bare, ()))
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing
@@ -476,31 +478,23 @@ class AnswerChain:
                     question, standalone, hits, used_backend, notice, timings, qid, fallback
                 )
 
-        if s.check_answer_fit:
-            why = misfit(standalone, check.text, passages)
-            if why:
-                timings["total"] = (time.perf_counter() - started) * 1000
-                notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"
-                return self._refusal(
-                    question, standalone, hits, used_backend, notice, timings, qid, fallback
-                )
-
         citations = tuple(
             self._citation(n, packed[n - 1], check.text, len(packed))
             for n in check.cited
             if 0 < n <= len(packed)
         )
+        why = misfit(standalone, check.text, passages) if s.check_answer_fit else ""
         # A quoted sentence was chosen for covering the question's words, its year and places
         # included (and `unmatched_specifics` checked them first); a model picks its own.
-        if s.check_cited_specifics and used_backend != "extractive":
+        if not why and s.check_cited_specifics and used_backend != "extractive":
             missing = uncited_specifics(standalone, citations, tokenizer)
-            if missing:
-                timings["total"] = (time.perf_counter() - started) * 1000
-                why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”"
-                notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"
-                return self._refusal(
-                    question, standalone, hits, used_backend, notice, timings, qid, fallback
-                )
+            why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
+        if why:
+            timings["total"] = (time.perf_counter() - started) * 1000
+            notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"
+            return self._refusal(
+                question, standalone, hits, used_backend, notice, timings, qid, fallback
+            )
         timings["total"] = (time.perf_counter() - started) * 1000
         return Answer(
             id=qid,
@@ -584,7 +578,7 @@ def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:
 
 def _echoes(question: str, text: str, tokenizer: ChineseTokenizer) -> bool:
     """Does an answer hold no word the question does not (markers and punctuation aside)?"""
-    words = set(tokenizer.tokenize(re.sub(r"\[\d+\]", "", text)))
+    words = set(tokenizer.tokenize(strip_markers(text)))
     return bool(words) and words <= set(tokenizer.tokenize(question))
 
 
