@@ -32,11 +32,68 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict]:
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 
+def _pinned_prefix_llama(llama_class):
+    """A `llama_cpp.Llama` whose prompt cache does not carry one conversation into the next.
+
+    llama-cpp-python reuses the longest token prefix a prompt shares with the previous one.
+    Where that prefix ends changes the floating-point sums enough to flip a greedy answer, so
+    the same question got a different answer (or a refusal) depending on the question asked
+    before it. Here a new conversation (`fresh`) reuses only the tokens up to `pinned_text`, the
+    instruction every answer prompt starts with, and those are always computed alone, so the
+    answer depends on its own prompt only; a prompt not starting with them is read from scratch.
+    A continued conversation (the look-again turn) still reuses its own first turn.
+    """
+
+    class PinnedPrefixLlama(llama_class):
+        pinned_text = ""
+        fresh = False
+        _pinned: list[int] | None = None
+
+        def generate(self, tokens, *args, **kwargs):
+            tokens = list(tokens)
+            if self.fresh and kwargs.get("reset", True):
+                self._start_fresh(tokens)
+            return super().generate(tokens, *args, **kwargs)
+
+        def _start_fresh(self, tokens: list[int]) -> None:
+            pinned = self._pinned or self._pinned_tokens(tokens)
+            if not pinned or tokens[: len(pinned)] != pinned or len(tokens) <= len(pinned):
+                self.reset()
+                return
+            self._pinned = pinned
+            cached = self.input_ids[: len(pinned)].tolist() if self.n_tokens >= len(pinned) else []
+            if cached == pinned:
+                self.n_tokens = len(pinned)
+            else:
+                self.reset()
+                self.eval(pinned)
+
+        def _pinned_tokens(self, tokens: list[int]) -> list[int]:
+            """The tokens before the one that completes `pinned_text`; [] if it is not there.
+            (The completing token may also hold the first characters after it.)"""
+
+            def holds(n: int) -> bool:
+                text = self.detokenize(tokens[:n]).decode("utf-8", errors="ignore")
+                return self.pinned_text in text
+
+            if not self.pinned_text or not holds(len(tokens)):
+                return []
+            low, high = 1, len(tokens)
+            while low < high:
+                middle = (low + high) // 2
+                low, high = (low, middle) if holds(middle) else (middle + 1, high)
+            return tokens[: low - 1]
+
+    return PinnedPrefixLlama
+
+
 class LlamaCppChatModel(BaseChatModel):
     """A thin adapter over `llama_cpp.Llama.create_chat_completion`, streaming included.
 
     `timeout_s` bounds one generation: past it the stream stops and the partial text is
     returned with `finish_reason="timeout"` (llama.cpp cannot be interrupted from outside).
+    `pinned_text` is the text every new conversation's prompt starts with (the answer
+    prompt's instruction): the only part of the previous prompt a new one reuses.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -47,6 +104,7 @@ class LlamaCppChatModel(BaseChatModel):
     max_tokens: int = 256
     temperature: float = 0.0
     timeout_s: float = 60.0
+    pinned_text: str = ""
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -74,7 +132,7 @@ class LlamaCppChatModel(BaseChatModel):
             # llama-cpp-python's default is half the cores for generation; on the 2-core
             # machines PlanQA targets that leaves one core idle while a user waits.
             threads = self.n_threads or os.cpu_count() or 1
-            self._llama = Llama(
+            self._llama = _pinned_prefix_llama(Llama)(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
                 n_threads=threads,
@@ -86,9 +144,11 @@ class LlamaCppChatModel(BaseChatModel):
                 f"Could not load the model file {self.model_path}: {exc}. "
                 "Check PLANQA_MODEL, or use --backend extractive."
             ) from exc
+        self._llama.pinned_text = self.pinned_text
 
     def _completion_stream(self, messages: list[BaseMessage], stop: list[str] | None):
         self.load()
+        self._llama.fresh = not any(m.type == "ai" for m in messages)
         return self._llama.create_chat_completion(
             messages=to_openai_messages(messages),
             max_tokens=self.max_tokens,

@@ -553,6 +553,12 @@ class AnswerChain:
 _BLOCK_HEADING = re.compile(r"\s*[\[【［]\s*\d+\s*[\]】］]\s*《")
 
 
+def answer_prompt_prefix() -> str:
+    """The text every answer prompt starts with (its instruction, up to the passages): the
+    part of one question's prompt a local model may reuse for the next."""
+    return load_prompt("answer_user").split("{context}")[0]
+
+
 def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list[BaseMessage]:
     # One user message and no system prompt: with any system prompt of its own the 1.5B
     # model refused answerable dev questions whose answer was the first sentence of [1]

@@ -60,6 +60,7 @@ def make_chat_model(answer: BackendSettings):
             timeout_s=answer.timeout_s,
         )
     from assistant.backend_local import LlamaCppChatModel
+    from assistant.chain import answer_prompt_prefix
     from assistant.model_files import resolve_model_path
 
     return LlamaCppChatModel(
@@ -68,6 +69,7 @@ def make_chat_model(answer: BackendSettings):
         n_threads=answer.n_threads,
         max_tokens=answer.max_tokens,
         timeout_s=answer.timeout_s,
+        pinned_text=answer_prompt_prefix(),
     )
 
 

@@ -11,10 +11,11 @@ import time
 import urllib.request
 
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage
 
 from assistant.backend_local import BackendUnavailable, LlamaCppChatModel
 from assistant.backend_openai import make_openai_chat_model
-from assistant.chain import AnswerChain
+from assistant.chain import AnswerChain, answer_prompt_prefix
 from assistant.settings import ChainSettings
 from corpus.chunking import ChunkerSettings
 from retriever import index as index_store
@@ -33,7 +34,13 @@ def model_path() -> str:
 
 @pytest.fixture(scope="module")
 def local_model(model_path) -> LlamaCppChatModel:
-    model = LlamaCppChatModel(model_path=model_path, n_ctx=2048, max_tokens=96, timeout_s=120)
+    model = LlamaCppChatModel(
+        model_path=model_path,
+        n_ctx=2048,
+        max_tokens=96,
+        timeout_s=120,
+        pinned_text=answer_prompt_prefix(),
+    )
     model.load()
     return model
 
@@ -58,6 +65,60 @@ def test_local_chain_answers_with_a_verified_citation(local_model, retriever):
     assert not answer.refused and "2185.8" in answer.answer
     assert answer.grounded and answer.citations
     assert any("2185.8" in c.hit.chunk.text for c in answer.citations)
+
+
+def _answer_prompt(context: str, question: str) -> str:
+    return f"{answer_prompt_prefix()}{context}\n</已知信息>\n<问题>{question}</问题>"
+
+
+_SHARED_CONTEXT = (
+    "[1] 《北京城市总体规划实施体检报告》 人口\n2023年末，全市常住人口2185.8万人，比上年末增加1.5万人。"
+    "城六区常住人口1097.7万人。\n[2] 《北京城市总体规划实施体检报告》 用地\n城乡建设用地规模减少到2900平方公里左右。"
+)
+
+
+def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, monkeypatch):
+    """The previous prompt's cache is kept only up to the fixed instruction, computed alone,
+    so an answer does not depend on the question asked before it; a second turn of the
+    same conversation still reuses its first."""
+    llama = local_model._llama
+    reads: list[tuple[int, int]] = []  # (tokens already cached, tokens read) per eval
+    real_eval = llama.eval
+
+    def spy(tokens):
+        reads.append((llama.n_tokens, len(tokens)))
+        return real_eval(tokens)
+
+    monkeypatch.setattr(llama, "eval", spy)
+    first = _answer_prompt(_SHARED_CONTEXT, "2023年末北京常住人口是多少？")
+    local_model.invoke([HumanMessage(content=first)])
+    reads.clear()
+    second = _answer_prompt(_SHARED_CONTEXT, "城六区常住人口是多少？")
+    after_first = local_model.invoke([HumanMessage(content=second)]).content
+    pinned = len(llama._pinned)
+    decoded = llama.detokenize(llama._pinned).decode("utf-8", errors="ignore")
+    instruction = decoded[decoded.index("<指令>") :]
+    # The pinned tokens are the chat template's opening and the instruction, all but its end.
+    assert answer_prompt_prefix().startswith(instruction)
+    assert len(instruction) > len(answer_prompt_prefix()) - 10
+    # The two prompts share the passages too, yet only the instruction is reused.
+    assert reads[0] == (pinned, reads[0][1]) and reads[0][1] > 100
+
+    reads.clear()
+    local_model.invoke([HumanMessage(content="用一句话回答：中国的首都是哪座城市？")])
+    assert reads[0][0] == 0  # a prompt without the instruction is read from scratch
+    after_other = local_model.invoke([HumanMessage(content=second)]).content
+    assert after_other == after_first
+
+    reads.clear()
+    local_model.invoke(
+        [
+            HumanMessage(content=second),
+            AIMessage(content=after_first),
+            HumanMessage(content="请再读一遍。"),
+        ]
+    )
+    assert reads[0][0] > pinned + 100  # the second turn reuses its first turn
 
 
 def test_damaged_model_file_is_a_plain_error(tmp_path):
