@@ -3,6 +3,7 @@ running the bundled Qwen2.5-Coder-1.5B-Instruct GGUF or any GGUF the user names.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
@@ -39,8 +40,9 @@ def _pinned_prefix_llama(llama_class):
     Where that prefix ends changes the floating-point sums enough to flip a greedy answer, so
     the same question got a different answer (or a refusal) depending on the question asked
     before it. Here a new conversation (`fresh`) reuses only the tokens up to `pinned_text`, the
-    instruction every answer prompt starts with, and those are always computed alone, so the
-    answer depends on its own prompt only; a prompt not starting with them is read from scratch.
+    instruction every answer prompt starts with, and those are computed alone once (and put
+    back from a saved copy after another prompt), so the answer depends on its own prompt
+    only; a prompt not starting with them is read from scratch.
     A continued conversation (the look-again turn) still reuses its own first turn.
     """
 
@@ -48,6 +50,7 @@ def _pinned_prefix_llama(llama_class):
         pinned_text = ""
         fresh = False
         _pinned: list[int] | None = None
+        _pinned_kv: tuple | None = None  # (buffer, size): the instruction's cache, saved
 
         def generate(self, tokens, *args, **kwargs):
             tokens = list(tokens)
@@ -64,9 +67,35 @@ def _pinned_prefix_llama(llama_class):
             cached = self.input_ids[: len(pinned)].tolist() if self.n_tokens >= len(pinned) else []
             if cached == pinned:
                 self.n_tokens = len(pinned)
-            else:
+            elif not self._restore_pinned():
                 self.reset()
                 self.eval(pinned)
+                self._save_pinned()
+
+        def _save_pinned(self) -> None:
+            """Keep a copy of the instruction's cache (a few MB), so that after another prompt
+            (a follow-up's rewrite) it is put back instead of read again (~1 s here)."""
+            import llama_cpp
+
+            size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, 0)
+            buffer = (ctypes.c_uint8 * size)()
+            written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, buffer, size, 0)
+            self._pinned_kv = (buffer, written) if 0 < written <= size else None
+
+        def _restore_pinned(self) -> bool:
+            import llama_cpp
+
+            if self._pinned_kv is None:
+                return False
+            self.reset()
+            self._ctx.kv_cache_seq_rm(-1, 0, -1)
+            buffer, size = self._pinned_kv
+            if llama_cpp.llama_state_seq_set_data(self._ctx.ctx, buffer, size, 0) != size:
+                self._pinned_kv = None
+                return False
+            self.input_ids[: len(self._pinned)] = self._pinned
+            self.n_tokens = len(self._pinned)
+            return True
 
         def _pinned_tokens(self, tokens: list[int]) -> list[int]:
             """The tokens before the one that completes `pinned_text`; [] if it is not there.

@@ -107,8 +107,11 @@ def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, 
     reads.clear()
     local_model.invoke([HumanMessage(content="用一句话回答：中国的首都是哪座城市？")])
     assert reads[0][0] == 0  # a prompt without the instruction is read from scratch
+    reads.clear()
     after_other = local_model.invoke([HumanMessage(content=second)]).content
     assert after_other == after_first
+    # ... and the instruction is put back from its saved cache, not read again.
+    assert reads[0] == (pinned, reads[0][1]) and reads[0][1] > 100
 
     reads.clear()
     local_model.invoke(
