@@ -265,6 +265,17 @@ def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
     return f"{previous} {question.strip()}"
 
 
+def drops_words(question: str, rewrite: str, tokenizer: ChineseTokenizer) -> list[str]:
+    """The follow-up's own words (two characters or more, or a figure) missing from its
+    rewrite: "PM2.5呢？" rewritten as the previous question about forest cover drops "pm"."""
+    own = re.sub(r"^(那么|那|还有|另外)", "", question.strip())
+    seen = normalize_for_match(rewrite).lower()
+    return [
+        t for t in dict.fromkeys(tokenizer.tokenize(own))
+        if (len(t) >= 2 or t.isdigit()) and t not in seen
+    ]
+
+
 def clean_rewrite(text: str, fallback: str) -> str:
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
     line = re.sub(r"^(独立问题|改写后的问题|问题)[:：]\s*", "", line).strip("“”\"' ")
@@ -320,7 +331,12 @@ class AnswerChain:
         except Exception as exc:  # the answer step reports backend faults; here fall back quietly
             log.warning("question rewrite failed (%s); using the heuristic rewrite", exc)
             return fallback
-        return clean_rewrite(str(reply.content), fallback)
+        rewritten = clean_rewrite(str(reply.content), fallback)
+        dropped = drops_words(question, rewritten, self.retriever.tokenizer)
+        if dropped:
+            log.info("the model's rewrite %r drops %s; using the heuristic one", rewritten, dropped)
+            return fallback
+        return rewritten
 
     def context(
         self, question: str, hits: Sequence[Hit], scored: Sequence[ScoredSentence] | None = None

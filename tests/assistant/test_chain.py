@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.backend_openai import make_openai_chat_model
-from assistant.chain import AnswerChain, heuristic_rewrite, pack_context
+from assistant.chain import AnswerChain, drops_words, heuristic_rewrite, pack_context
 from assistant.models import REFUSAL, Turn
 from assistant.settings import ChainSettings
 from corpus.chunking import ChunkerSettings
@@ -99,6 +99,20 @@ def test_heuristic_rewrite():
     assert heuristic_rewrite("它的面积是多少", [Turn("城市副中心在哪里？")]).startswith("城市副中心在哪里？")
     assert heuristic_rewrite("北京中轴线申遗是哪年成功的？", history) == "北京中轴线申遗是哪年成功的？"
     assert heuristic_rewrite("那2023年呢？", []) == "那2023年呢？"
+
+
+def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
+    history = [Turn("2023年末全市常住人口是多少？", "2185.8万人[1]。", "2023年末全市常住人口是多少？")]
+    tokenizer = retriever.tokenizer
+    assert drops_words("PM2.5呢？", "森林覆盖率达到多少？", tokenizer) == ["pm", "2.5"]
+    assert drops_words("那么城六区呢？", "2023年末城六区常住人口是多少？", tokenizer) == []
+    # The model's rewrite keeps the follow-up's words: used.
+    good = AnswerChain(retriever, _scripted("2023年末城六区常住人口是多少？"), "local")
+    assert good.rewrite("城六区呢？", history) == "2023年末城六区常住人口是多少？"
+    # It drops them (the previous question again): the heuristic rewrite keeps both.
+    bad = AnswerChain(retriever, _scripted("2023年末全市常住人口是多少？"), "local")
+    assert bad.rewrite("城六区呢？", history) == heuristic_rewrite("城六区呢？", history)
+    assert "城六区" in bad.rewrite("城六区呢？", history)
 
 
 def test_pack_context_keeps_whole_passages_within_budget(retriever):
