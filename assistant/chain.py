@@ -247,6 +247,7 @@ def uncited_specifics(
 
 _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{0,8}$")
 _YEAR = re.compile(r"20\d\d年(?:度)?")
+_CONNECTIVE = re.compile(r"^(那么|那|还有|另外)")  # 那么 before 那, or "么" is left behind
 
 
 def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
@@ -259,7 +260,7 @@ def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
         return question
     previous = history[-1].standalone_question or history[-1].question
     years = _YEAR.findall(question)
-    core = re.sub(r"^(那|那么|还有|另外)", "", question.strip()).strip("？?呢吗 ")
+    core = _CONNECTIVE.sub("", question.strip()).strip("？?呢吗 ")
     if years and _YEAR.search(previous) and _YEAR.sub("", core).strip() == "":
         return _YEAR.sub(years[0], previous, count=1)
     return f"{previous} {question.strip()}"
@@ -268,7 +269,7 @@ def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
 def drops_words(question: str, rewrite: str, tokenizer: ChineseTokenizer) -> list[str]:
     """The follow-up's own words (two characters or more, or a figure) missing from its
     rewrite: "PM2.5呢？" rewritten as the previous question about forest cover drops "pm"."""
-    own = re.sub(r"^(那么|那|还有|另外)", "", question.strip())
+    own = _CONNECTIVE.sub("", question.strip())
     seen = normalize_for_match(rewrite).lower()
     return [
         t for t in dict.fromkeys(tokenizer.tokenize(own))

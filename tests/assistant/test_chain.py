@@ -96,6 +96,7 @@ def test_unreachable_server_falls_back_to_extractive(retriever):
 def test_heuristic_rewrite():
     history = [Turn("2024年北京常住人口是多少？")]
     assert heuristic_rewrite("那2023年呢？", history) == "2023年北京常住人口是多少？"
+    assert heuristic_rewrite("那么2023年呢？", history) == "2023年北京常住人口是多少？"
     assert heuristic_rewrite("它的面积是多少", [Turn("城市副中心在哪里？")]).startswith("城市副中心在哪里？")
     assert heuristic_rewrite("北京中轴线申遗是哪年成功的？", history) == "北京中轴线申遗是哪年成功的？"
     assert heuristic_rewrite("那2023年呢？", []) == "那2023年呢？"
