@@ -238,16 +238,17 @@ def uncited_specifics(
     seen = normalize_for_match(" ".join(windows))
     missing = []
     for s in specifics:
-        bare = s.rstrip("省市区县镇乡")
+        bare = s.rstrip("".join(_ADMIN_SUFFIXES))
         names = (s, bare, *_PLACE_ALIASES.get(bare, ()))
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing
 
 
-_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{0,8}$")
+_CONNECTIVES = "那么|那|还有|另外"  # 那么 before 那, or stripping 那 leaves "么" behind
+_CONNECTIVE = re.compile(f"^({_CONNECTIVES})")
+_FOLLOW_UP = re.compile(rf"^({_CONNECTIVES}|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{{0,8}}$")
 _YEAR = re.compile(r"20\d\d年(?:度)?")
-_CONNECTIVE = re.compile(r"^(那么|那|还有|另外)")  # 那么 before 那, or "么" is left behind
 
 
 def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
