@@ -9,8 +9,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -116,6 +117,19 @@ def _pinned_prefix_llama(llama_class):
     return PinnedPrefixLlama
 
 
+def _ruled_out_first(tokens: list[int]):
+    """A llama.cpp logits processor: `tokens` cannot be the first token generated."""
+    calls = [0]
+
+    def processor(_input_ids, scores):
+        if calls[0] == 0:
+            scores[tokens] = -np.inf
+        calls[0] += 1
+        return scores
+
+    return processor
+
+
 class LlamaCppChatModel(BaseChatModel):
     """A thin adapter over `llama_cpp.Llama.create_chat_completion`, streaming included.
 
@@ -123,7 +137,12 @@ class LlamaCppChatModel(BaseChatModel):
     returned with `finish_reason="timeout"` (llama.cpp cannot be interrupted from outside).
     `pinned_text` is the text every new conversation's prompt starts with (the answer
     prompt's instruction): the only part of the previous prompt a new one reuses.
+    `avoid_start` (a keyword of `invoke`/`stream`): the reply may not begin with that text's
+    first token. It asks for the model's best answer to the prompt it has just read (and
+    refused), so that prompt's cache is reused, as in a continued conversation.
     """
+
+    can_avoid_start: ClassVar[bool] = True
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -175,15 +194,22 @@ class LlamaCppChatModel(BaseChatModel):
             ) from exc
         self._llama.pinned_text = self.pinned_text
 
-    def _completion_stream(self, messages: list[BaseMessage], stop: list[str] | None):
+    def _completion_stream(
+        self, messages: list[BaseMessage], stop: list[str] | None, avoid_start: str = ""
+    ):
         self.load()
-        self._llama.fresh = not any(m.type == "ai" for m in messages)
+        self._llama.fresh = not avoid_start and not any(m.type == "ai" for m in messages)
+        processors = None
+        if avoid_start:
+            first = self._llama.tokenize(avoid_start.encode(), add_bos=False, special=False)[:1]
+            processors = [_ruled_out_first(first)]
         return self._llama.create_chat_completion(
             messages=to_openai_messages(messages),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             stop=stop or None,
             stream=True,
+            logits_processor=processors,
         )
 
     def _stream(
@@ -197,7 +223,7 @@ class LlamaCppChatModel(BaseChatModel):
         with self._lock:
             started = time.monotonic()
             finish = None
-            for part in self._completion_stream(messages, stop):
+            for part in self._completion_stream(messages, stop, kwargs.get("avoid_start", "")):
                 choice = part["choices"][0]
                 text = choice.get("delta", {}).get("content") or ""
                 finish = choice.get("finish_reason") or finish

@@ -392,11 +392,8 @@ class AnswerChain:
         """The model refused: one more turn asks it to read the passages again and quote.
 
         The conversation so far is the prompt llama.cpp has just read, so only the new turn is
-        read (about a second here). Its answer is kept only when it passes every check a
-        first answer faces and more: something besides markers, not a passage block copied
-        whole with its `[n] 《report》` heading (what the model writes when it finds nothing),
-        every figure in a cited passage, every sentence supported by its passages, and it
-        fits the question. Otherwise (None) the refusal stands.
+        read (about a second here). Its answer is kept only when it passes `_second_answer`'s
+        checks. Otherwise (None) the refusal stands.
         """
         messages = [
             *_answer_messages(question, packed, context),
@@ -408,7 +405,42 @@ class AnswerChain:
         except Exception as exc:  # a second try that fails leaves the first answer standing
             log.warning("look-again turn failed (%s); keeping the refusal", exc)
             return None
-        check = verify_answer(text, passages, support_threshold=self.settings.support_threshold)
+        return self._second_answer(text, question, packed, passages, self.settings.support_threshold)
+
+    def _answer_anyway(
+        self, question: str, packed: Sequence[Hit], passages: list[str], context: str
+    ) -> Verification | None:
+        """The model refused, looking again did not help and no sentence covers the question
+        well enough to quote: ask for its best answer to the same prompt, the refusal's first
+        token ruled out (a local model only: it needs the logits). The small model refuses
+        answerable questions whose answer is in its passages; forced, it often writes the
+        answer, but also invents one for a question the reports do not answer. So the answer is
+        kept only when it passes the look-again turn's checks with each sentence nearly
+        copied from its passage (`answer_anyway_min_support` of its character pairs), not
+        paraphrased. Otherwise (None) the refusal stands."""
+        messages = _answer_messages(question, packed, context)
+        try:
+            text = str(self.chat_model.invoke(messages, avoid_start=REFUSAL).content)
+        except Exception as exc:  # a fault here leaves the refusal standing
+            log.warning("answer-anyway turn failed (%s); keeping the refusal", exc)
+            return None
+        return self._second_answer(
+            text, question, packed, passages, self.settings.answer_anyway_min_support
+        )
+
+    def _second_answer(
+        self,
+        text: str,
+        question: str,
+        packed: Sequence[Hit],
+        passages: list[str],
+        support_threshold: float,
+    ) -> Verification | None:
+        """A second answer after a refusal, verified; None unless it passes every check a first
+        answer faces and more: something besides markers, not a passage block copied whole with
+        its `[n] 《report》` heading (what the model writes when it finds nothing), every figure
+        in a cited passage, every sentence supported by its passages, and it fits the question."""
+        check = verify_answer(text, passages, support_threshold=support_threshold)
         if (
             check.refused
             or not _has_content(check.text, self._names(packed))
@@ -476,6 +508,15 @@ class AnswerChain:
                 notice = notice or "模型未能作答；以下为与问题最相符的报告原文。"
                 fallback = fallback or "rescue"
                 check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        if (
+            check.refused
+            and used_backend != "extractive"
+            and s.answer_anyway
+            and getattr(self.chat_model, "can_avoid_start", False)
+        ):
+            forced = self._answer_anyway(standalone, packed, passages, context)
+            if forced is not None:
+                check, fallback = forced, fallback or "answer_anyway"
         if check.refused:
             timings["total"] = (time.perf_counter() - started) * 1000
             return self._refusal(

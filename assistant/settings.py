@@ -81,6 +81,13 @@ class ChainSettings:
     # (`AnswerChain._look_again`); its answer is kept only if it passes every check. Dev split:
     # 1 of 3 wrongly refused answerable questions answered, no unanswerable one (test: no change).
     look_again: bool = True
+    # When the model still refuses and no sentence can be quoted, its best answer with the
+    # refusal's first token ruled out (`AnswerChain._answer_anyway`, local backend), kept only
+    # when every sentence shares this share of its character pairs with its passage (nearly
+    # copied). Dev split, the 9 questions the model refused: the 4 right forced answers had
+    # 0.75-1.0, two invented ones 0.4 and 0.6 ("环球度假区二期尚未开业"), one wrong one 1.0.
+    answer_anyway: bool = True
+    answer_anyway_min_support: float = 0.7
     rewrite_with_model: bool = True
 
     def __post_init__(self) -> None:
@@ -95,6 +102,11 @@ class ChainSettings:
         if not 0 <= self.rescue_min_coverage <= 1.01:
             raise ValueError(
                 f"rescue_min_coverage must be in [0, 1.01], got {self.rescue_min_coverage}"
+            )
+        if not 0 <= self.answer_anyway_min_support <= 1:
+            raise ValueError(
+                "answer_anyway_min_support must be in [0, 1], "
+                f"got {self.answer_anyway_min_support}"
             )
         if not 0 <= self.min_coverage <= 1 or not -1 <= self.min_dense <= 1:
             raise ValueError("min_coverage must be in [0, 1] and min_dense in [-1, 1]")

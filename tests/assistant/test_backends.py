@@ -124,6 +124,32 @@ def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, 
     assert reads[0][0] > pinned + 100  # the second turn reuses its first turn
 
 
+def test_avoid_start_rules_out_the_refusal_and_reuses_the_prompt(local_model, monkeypatch):
+    """Asked about something its passages do not say, the model refuses; with the refusal's
+    first token ruled out it writes something else, reading only the prompt's last token."""
+    from assistant.models import REFUSAL
+
+    llama = local_model._llama
+    prompt = [HumanMessage(content=_answer_prompt(_SHARED_CONTEXT, "北京有多少座机场？"))]
+    assert local_model.invoke(prompt).content.strip() == REFUSAL
+    reads: list[tuple[int, int]] = []
+    real_eval = llama.eval
+
+    def spy(tokens):
+        reads.append((llama.n_tokens, len(tokens)))
+        return real_eval(tokens)
+
+    monkeypatch.setattr(llama, "eval", spy)
+    forced = str(local_model.invoke(prompt, avoid_start=REFUSAL).content).strip()
+    first = llama.tokenize(REFUSAL.encode(), add_bos=False, special=False)[0]
+    assert forced and llama.tokenize(forced.encode(), add_bos=False, special=False)[0] != first
+    assert reads[0][1] == 1 and reads[0][0] > 100  # the cached prompt, its last token re-read
+    # A later question is a new conversation again: only the instruction is reused.
+    reads.clear()
+    local_model.invoke(prompt)
+    assert reads[0][0] == len(llama._pinned)
+
+
 def test_damaged_model_file_is_a_plain_error(tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x00" * 64)

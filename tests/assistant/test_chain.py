@@ -424,3 +424,66 @@ class TestLookAgain:
             retriever, model, "local", ChainSettings(rescue_min_coverage=1.01, look_again=False)
         )
         assert chain.ask("2023年末全市常住人口是多少？").refused
+
+
+class TestAnswerAnyway:
+    """Refused, looked again, nothing to quote: the model's best answer with the refusal's
+    first token ruled out, kept only when nearly copied from its passage."""
+
+    def _model(self, *replies: str, can_avoid_start: bool = True):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        class Forcible(FakeListChatModel):
+            calls: list = []
+
+            def _call(self, messages, *args, **kwargs):
+                self.calls.append(kwargs.get("avoid_start"))
+                return super()._call(messages, *args, **kwargs)
+
+            def _stream(self, messages, *args, **kwargs):
+                self.calls.append(kwargs.get("avoid_start"))
+                yield from super()._stream(messages, *args, **kwargs)
+
+        Forcible.can_avoid_start = can_avoid_start
+        return Forcible(responses=list(replies), calls=[])
+
+    def _ask(self, model, **settings):
+        chain_settings = ChainSettings(rescue_min_coverage=1.01, **settings)
+        return AnswerChain(retriever=self.retriever, chat_model=model, backend="local",
+                           settings=chain_settings).ask("2023年末全市常住人口是多少？")
+
+    @pytest.fixture(autouse=True)
+    def _retriever(self, retriever):
+        self.retriever = retriever
+
+    def test_a_copied_answer_replaces_the_refusal(self):
+        model = self._model(REFUSAL, REFUSAL, "2023年末全市常住人口2185.8万人[1]。")
+        answer = self._ask(model)
+        assert not answer.refused and answer.grounded and answer.fallback == "answer_anyway"
+        assert "2185.8万人" in answer.answer and "2185.8" in answer.citations[0].quote
+        # first answer, look-again turn, then the same prompt with the refusal ruled out
+        assert model.calls == [None, None, REFUSAL]
+
+    def test_a_paraphrase_is_not_enough(self):
+        paraphrase = "截至去年年底，本市居住的人数合计为2185.8万人[1]。"
+        assert self._ask(self._model(REFUSAL, REFUSAL, paraphrase)).refused
+        # the same reply passes the looser bar a first answer faces
+        loose = self._ask(self._model(REFUSAL, REFUSAL, paraphrase), answer_anyway_min_support=0.3)
+        assert not loose.refused and "2185.8万人" in loose.answer
+
+    @pytest.mark.parametrize(
+        "forced",
+        ["2023年末全市常住人口2190万人[1]。", "根据已知信息，报告中未找到相关内容。", "[1]"],
+    )
+    def test_a_forced_answer_that_fails_a_check_leaves_the_refusal(self, forced):
+        answer = self._ask(self._model(REFUSAL, REFUSAL, forced))
+        assert answer.refused and answer.answer == REFUSAL and not answer.citations
+
+    def test_only_a_model_that_can_rule_out_a_token_is_asked(self):
+        model = self._model(REFUSAL, REFUSAL, "2023年末全市常住人口2185.8万人[1]。",
+                            can_avoid_start=False)
+        assert self._ask(model).refused and model.calls == [None, None]
+
+    def test_off(self):
+        model = self._model(REFUSAL, REFUSAL, "2023年末全市常住人口2185.8万人[1]。")
+        assert self._ask(model, answer_anyway=False).refused and model.calls == [None, None]
