@@ -364,15 +364,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         if streamed:
             print("\n")
-        _print_answer(answer, show_text=not streamed or answer.answer != "".join(streamed).strip())
+        # The streamed text is the model's draft; the checks may replace it (a refusal the
+        # look-again turn answered, a figure-less reply turned into a quote, a failed check).
+        replaced = bool(streamed) and answer.answer != "".join(streamed).strip()
+        _print_answer(answer, show_text=not streamed or replaced, replaced=replaced)
     return FALLBACK_EXIT.get(answer.fallback or setup_fallback, 0)
 
 
-def _print_answer(answer, show_text: bool = True) -> None:
+def _print_answer(answer, show_text: bool = True, replaced: bool = False) -> None:
     if answer.notice:
         print(f"注意：{answer.notice}")
     if answer.standalone_question != answer.question:
         print(f"（检索问题：{answer.standalone_question}）")
+    if replaced:
+        print("核对后的回答（以此为准，上面是模型的初稿）：")
     if show_text:
         print(answer.answer)
     if answer.refused:

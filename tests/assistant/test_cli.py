@@ -176,3 +176,29 @@ def test_ask_batch_with_history(env, tmp_path, capsys):
 def test_ask_empty_question(env, capsys):
     assert main(["ask", "  ", "--backend", "extractive"]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_ask_stream_says_when_the_checked_answer_replaces_the_draft(env, capsys, monkeypatch):
+    """Streamed, the model refused; the look-again turn answered: the CLI says which text counts."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from assistant import services
+    from assistant.chain import AnswerChain
+    from assistant.settings import ChainSettings, Settings
+
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    model = FakeListChatModel(responses=["报告中未找到相关内容。", "2023年末全市常住人口2185.8万人[1]。"])
+    retriever = services.open_retriever(Settings.from_env())
+    chain = AnswerChain(retriever, model, "local", ChainSettings(rescue_min_coverage=1.01))
+    monkeypatch.setattr(services, "open_chain", lambda settings: (chain, "", ""))
+    assert main(["ask", "2023年末全市常住人口是多少？", "--stream"]) == 0
+    out = capsys.readouterr().out
+    draft, checked = out.split("核对后的回答（以此为准，上面是模型的初稿）：")
+    assert "报告中未找到相关内容。" in draft and "2185.8万人[1]" in checked
+
+    model.i = 0  # the same replies again; a draft the checks keep is not repeated
+    model.responses = ["2023年末全市常住人口2185.8万人[1]。"]
+    assert main(["ask", "2023年末全市常住人口是多少？", "--stream"]) == 0
+    out = capsys.readouterr().out
+    assert "核对后的回答" not in out and out.count("2185.8万人[1]。") == 1
