@@ -77,19 +77,26 @@ _SHARED_CONTEXT = (
 )
 
 
-def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, monkeypatch):
+@pytest.fixture()
+def reads(local_model, monkeypatch) -> list[tuple[int, int]]:
+    """(tokens already cached, tokens read) for each llama.cpp eval while the test runs."""
+    llama = local_model._llama
+    seen: list[tuple[int, int]] = []
+    real_eval = llama.eval
+
+    def spy(tokens):
+        seen.append((llama.n_tokens, len(tokens)))
+        return real_eval(tokens)
+
+    monkeypatch.setattr(llama, "eval", spy)
+    return seen
+
+
+def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, reads):
     """The previous prompt's cache is kept only up to the fixed instruction, computed alone,
     so an answer does not depend on the question asked before it; a second turn of the
     same conversation still reuses its first."""
     llama = local_model._llama
-    reads: list[tuple[int, int]] = []  # (tokens already cached, tokens read) per eval
-    real_eval = llama.eval
-
-    def spy(tokens):
-        reads.append((llama.n_tokens, len(tokens)))
-        return real_eval(tokens)
-
-    monkeypatch.setattr(llama, "eval", spy)
     first = _answer_prompt(_SHARED_CONTEXT, "2023年末北京常住人口是多少？")
     local_model.invoke([HumanMessage(content=first)])
     reads.clear()
@@ -124,7 +131,7 @@ def test_a_new_question_reuses_only_the_answer_prompts_instruction(local_model, 
     assert reads[0][0] > pinned + 100  # the second turn reuses its first turn
 
 
-def test_avoid_start_rules_out_the_refusal_and_reuses_the_prompt(local_model, monkeypatch):
+def test_avoid_start_rules_out_the_refusal_and_reuses_the_prompt(local_model, reads):
     """Asked about something its passages do not say, the model refuses; with the refusal's
     first token ruled out it writes something else, reading only the prompt's last token."""
     from assistant.models import REFUSAL
@@ -132,14 +139,7 @@ def test_avoid_start_rules_out_the_refusal_and_reuses_the_prompt(local_model, mo
     llama = local_model._llama
     prompt = [HumanMessage(content=_answer_prompt(_SHARED_CONTEXT, "北京有多少座机场？"))]
     assert local_model.invoke(prompt).content.strip() == REFUSAL
-    reads: list[tuple[int, int]] = []
-    real_eval = llama.eval
-
-    def spy(tokens):
-        reads.append((llama.n_tokens, len(tokens)))
-        return real_eval(tokens)
-
-    monkeypatch.setattr(llama, "eval", spy)
+    reads.clear()
     forced = str(local_model.invoke(prompt, avoid_start=REFUSAL).content).strip()
     first = llama.tokenize(REFUSAL.encode(), add_bos=False, special=False)[0]
     assert forced and llama.tokenize(forced.encode(), add_bos=False, special=False)[0] != first
