@@ -1,4 +1,5 @@
-"""Which reports a search may use (hard filters) and which one a question names (a soft preference)."""
+"""Which reports a search may use (hard filters), which one a question names and which terms it
+quotes (soft preferences)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class ReportFilter:
         return True
 
 
-def _norm(text: str) -> str:
+def compact_text(text: str) -> str:
+    """NFKC, no whitespace, lower case: for matching names and terms across the reports' line breaks."""
     return "".join(unicodedata.normalize("NFKC", text).split()).lower()
 
 
@@ -47,13 +49,13 @@ def named_reports(question: str, entries: Iterable[CatalogEntry]) -> frozenset[s
     A plain year ("2023年末") names a time, not a report, so it is not used.
     """
     entries = list(entries)
-    q = _norm(question)
+    q = compact_text(question)
     named: set[str] = set()
     for entry in entries:
         # People name a report without its bracketed edition: "现代化首都都市圈空间协同规划".
         short_title = re.sub(r"[（(][^）)]*[）)]\s*$", "", entry.title)
         names = [entry.title, short_title, *entry.aliases]
-        if any(len(_norm(n)) >= 3 and _norm(n) in q for n in names):
+        if any(len(compact_text(n)) >= 3 and compact_text(n) in q for n in names):
             named.add(entry.doc_id)
     for match in _YEAR_EDITION.finditer(q):
         year = int(match.group(1))
@@ -63,3 +65,21 @@ def named_reports(question: str, entries: Iterable[CatalogEntry]) -> frozenset[s
         for entry in checkups or same_year:
             named.add(entry.doc_id)
     return frozenset(named)
+
+
+# A term a question quotes: “三区叠加”, "两个百分百", 「一院一策」. 《…》 names a report (above).
+_QUOTED = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’]{2,30})[”\"」』’]")
+# Inside a quoted list ("一核、两区、三镇……一廊") each item is looked for on its own.
+_QUOTE_BREAKS = re.compile(r"[、，,；;：:…]+|\.{3,}")
+
+
+def quoted_terms(question: str) -> list[str]:
+    """The terms a question puts in quotation marks, normalised as `compact_text` does, each list item
+    of a quoted list on its own: what the passage that answers it most likely spells out."""
+    terms: list[str] = []
+    for quoted in _QUOTED.findall(unicodedata.normalize("NFKC", question)):
+        for piece in _QUOTE_BREAKS.split(quoted):
+            piece = compact_text(piece)
+            if len(piece) >= 2 and piece not in terms:
+                terms.append(piece)
+    return terms

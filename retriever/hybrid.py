@@ -10,7 +10,7 @@ import numpy as np
 from corpus.errors import BadQueryError
 from embeddings.base import Embedder
 from embeddings.vector_index import search as dense_search
-from retriever.filters import ReportFilter, named_reports
+from retriever.filters import ReportFilter, compact_text, named_reports, quoted_terms
 from retriever.fusion import fuse_rrf, fuse_scores, is_near_duplicate
 from retriever.index import LoadedIndex
 from retriever.models import Hit
@@ -39,6 +39,13 @@ class RetrieverSettings:
     rrf_k: int = 60
     # Extra weight for chunks of a report the question names ("2023年度读本里…").
     prefer_weight: float = 0.3
+    # Extra weight for chunks holding the terms a question quotes ("“三区叠加”是哪三区"), which
+    # also brings such chunks into the candidates when neither retriever found them. A term in
+    # more than `quote_max_chunks` chunks ("十四五") says too little to prefer any. Dev split
+    # (`planqa eval --retrieval-only`), hit@1 by weight: 0 86.9%, 0.15 88.1%, 0.3 87.5%, 0.5 86.9%;
+    # on the held-out test split 0.15 kept hit@1 (89.2%) and raised hit@5 97.2% -> 97.7%.
+    quote_weight: float = 0.15
+    quote_max_chunks: int = 20
     dedupe: bool = True
 
     def __post_init__(self) -> None:
@@ -48,8 +55,10 @@ class RetrieverSettings:
             raise ValueError(f"top_k must be > 0, got {self.top_k}")
         if self.candidates < self.top_k:
             raise ValueError(f"candidates ({self.candidates}) must be >= top_k ({self.top_k})")
-        if self.bm25_weight < 0 or self.dense_weight < 0 or self.prefer_weight < 0:
+        if min(self.bm25_weight, self.dense_weight, self.prefer_weight, self.quote_weight) < 0:
             raise ValueError("weights must be >= 0")
+        if self.quote_max_chunks < 1:
+            raise ValueError(f"quote_max_chunks must be >= 1, got {self.quote_max_chunks}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if self.rrf_k <= 0:
@@ -86,6 +95,7 @@ class HybridRetriever:
                 "or rebuild with `planqa index --embedder NAME`."
             )
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
+        self._normed: list[str] | None = None  # chunk texts for quoted-term lookups, made once
 
     def run(
         self,
@@ -155,6 +165,7 @@ class HybridRetriever:
         else:
             weights = {"bm25": s.bm25_weight, "dense": s.dense_weight}
             named = named_reports(query, self.index.catalog) if prefer_named else frozenset()
+            quoted = self._quoted(query, allowed) if s.quote_weight > 0 else {}
             if s.fusion == "rrf":
                 if named and s.prefer_weight > 0:
                     pool = list(dict.fromkeys(rankings["bm25"] + rankings["dense"]))
@@ -164,6 +175,11 @@ class HybridRetriever:
                         (i for i in pool if chunks[i].doc_id in named), key=lambda i: best[i]
                     )
                     weights["named"] = s.prefer_weight
+                if quoted:
+                    best = _best_rank(rankings)
+                    far = len(chunks)
+                    rankings["quoted"] = sorted(quoted, key=lambda i: (-quoted[i], best.get(i, far)))
+                    weights["quoted"] = s.quote_weight
                 ordered = fuse_rrf(rankings, weights, k=s.rrf_k)
             else:
                 per_source: dict[str, dict[int, float]] = {"bm25": bm25_scores, "dense": dense_scores}
@@ -173,6 +189,10 @@ class HybridRetriever:
                         i: (1.0 if chunks[i].doc_id in named else 0.0) for i in pool
                     }
                     weights["named"] = s.prefer_weight
+                if quoted:
+                    pool = set(bm25_scores) | set(dense_scores) | set(quoted)
+                    per_source["quoted"] = {i: quoted.get(i, 0.0) for i in pool}
+                    weights["quoted"] = s.quote_weight
                 ordered = fuse_scores(per_source, weights)
 
         if s.dedupe:
@@ -191,6 +211,29 @@ class HybridRetriever:
         if self.reranker is not None and hits:
             hits = self._rerank(query, hits[: max(top_k * 3, 20)], top_k)
         return hits
+
+    def _quoted(self, query: str, allowed: np.ndarray | None) -> dict[int, float]:
+        """row -> the share of the question's quoted terms (`quoted_terms`) the chunk holds, for
+        chunks holding at least one; terms in more than `quote_max_chunks` chunks are ignored."""
+        terms = quoted_terms(query)
+        if not terms:
+            return {}
+        if self._normed is None:
+            self._normed = [compact_text(c.text) for c in self.index.chunks]
+        rows_by_term = []
+        for term in terms:
+            rows = [
+                i
+                for i, text in enumerate(self._normed)
+                if term in text and (allowed is None or allowed[i])
+            ]
+            if 0 < len(rows) <= self.settings.quote_max_chunks:
+                rows_by_term.append(rows)
+        share: dict[int, float] = {}
+        for rows in rows_by_term:
+            for i in rows:
+                share[i] = share.get(i, 0.0) + 1.0 / len(rows_by_term)
+        return share
 
     def _dedupe(self, ordered: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
         chunks = self.index.chunks

@@ -1,7 +1,7 @@
 """Hard filters and the report a question names."""
 
 from corpus.models import CatalogEntry, Chunk
-from retriever.filters import ReportFilter, named_reports
+from retriever.filters import ReportFilter, named_reports, quoted_terms
 
 CATALOG = [
     CatalogEntry("checkup-2024", "a.txt", "北京城市总体规划实施体检报告公众读本（2024年度）", year=2024,
@@ -33,3 +33,13 @@ def test_filter_accepts():
     assert ReportFilter().is_empty and ReportFilter(years=frozenset({2023})).accepts(
         _chunk("x", 2023, "k")
     )
+
+
+def test_quoted_terms():
+    assert quoted_terms("大兴机场临空经济区的“三区叠加”是哪三区？") == ["三区叠加"]
+    assert quoted_terms('"两个 百分百"和「一院一策」') == ["两个百分百", "一院一策"]
+    # A quoted list is looked up item by item; a one-character quote says nothing.
+    assert quoted_terms("“一核、两区……一廊”中的“一廊”指什么？") == ["一核", "两区", "一廊"]
+    assert quoted_terms("他说“好”") == []
+    assert quoted_terms("2024年常住人口是多少？") == []
+    assert quoted_terms("《北京城市总体规划》的期限") == []  # a title names a report, not a term

@@ -26,7 +26,11 @@ class TestRetrieverSettings:
         assert s.mode == "hybrid" and s.top_k > 0 and s.candidates >= s.top_k
 
     @pytest.mark.parametrize(
-        "kwargs", [{"top_k": 0}, {"mode": "fuzzy"}, {"bm25_weight": -1}, {"rrf_k": 0}, {"candidates": 1}]
+        "kwargs",
+        [
+            {"top_k": 0}, {"mode": "fuzzy"}, {"bm25_weight": -1}, {"rrf_k": 0}, {"candidates": 1},
+            {"quote_weight": -0.1}, {"quote_max_chunks": 0},
+        ],
     )
     def test_invalid(self, kwargs):
         with pytest.raises(ValueError):
@@ -77,6 +81,27 @@ class TestHybridRetriever:
         ]:
             top = retriever.run(question, top_k=1)[0]
             assert top.chunk.doc_id == doc_id and "新增城市绿地" in top.chunk.text, question
+
+    def test_quoted_term_is_preferred(self, retriever):
+        question = "“绿色出行”和新增城市绿地各是多少"
+        texts = {}
+        for fusion in ("score", "rrf"):
+            for weight in (0.0, 0.15):
+                retriever.settings = RetrieverSettings(fusion=fusion, quote_weight=weight)
+                texts[fusion, weight] = [h.chunk.text for h in retriever.run(question, top_k=3)]
+            rank = {w: next(i for i, t in enumerate(texts[fusion, w]) if "绿色出行" in t) for w in (0.0, 0.15)}
+            assert rank[0.15] < rank[0.0], (fusion, texts)
+
+    def test_quoted_term_in_many_chunks_is_ignored(self, retriever):
+        # "全年" is in two chunks: with at most one allowed, the quote changes nothing.
+        question = "“全年”新增城市绿地多少"
+        retriever.settings = RetrieverSettings(quote_weight=0.0)
+        plain = [h.chunk.chunk_id for h in retriever.run(question, top_k=3)]
+        retriever.settings = RetrieverSettings(quote_weight=5.0, quote_max_chunks=1)
+        assert [h.chunk.chunk_id for h in retriever.run(question, top_k=3)] == plain
+        retriever.settings = RetrieverSettings(quote_weight=5.0, quote_max_chunks=2)
+        top = retriever.run(question, top_k=2)
+        assert all("全年" in h.chunk.text for h in top)
 
     def test_no_near_duplicates_returned(self, retriever):
         hits = retriever.run("生态 交通 人口 文化", top_k=10)
