@@ -247,7 +247,13 @@ def uncited_specifics(
 
 _CONNECTIVES = "那么|那|还有|另外"  # 那么 before 那, or stripping 那 leaves "么" behind
 _CONNECTIVE = re.compile(f"^({_CONNECTIVES})")
-_FOLLOW_UP = re.compile(rf"^({_CONNECTIVES}|它|其|这|该|此|同期|同时)|[呢吗]？?$|^.{{0,8}}$")
+# A question that leans on the one before: it opens with a connective, a pronoun or a comparison
+# ("跟2020年比…", "加上北三县…", "具体是哪几条"), points back ("这个指数", "其中", "又是哪两个",
+# "…呢？"), or is too short to name its own subject.
+_FOLLOW_UP = re.compile(
+    rf"^({_CONNECTIVES}|它|其|这|该|此|同期|同时|具体|跟|和|与|比|相比|加上|除了|再|又|还|分别|各)"
+    r"|这个|这些|这两|这几|这项|这条|这座|这次|其中|它的|上述|又是|呢[？?]|[呢吗][？?]?$|^.{0,8}$"
+)
 _YEAR = re.compile(r"20\d\d年(?:度)?")
 
 
@@ -267,21 +273,62 @@ def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
     return f"{previous} {question.strip()}"
 
 
-def drops_words(question: str, rewrite: str, tokenizer: ChineseTokenizer) -> list[str]:
-    """The follow-up's own words (two characters or more, or a figure) missing from its
-    rewrite: "PM2.5呢？" rewritten as the previous question about forest cover drops "pm"."""
-    own = _CONNECTIVE.sub("", question.strip())
-    seen = normalize_for_match(rewrite).lower()
+# What a rewrite replaces rather than keeps: pronouns (这两个地方 -> 雄安新区和城市副中心), numerals,
+# adverbs, adjectives, question and function words ("具体", "其中", "一共", "哪几个"), verbs
+# ("加上北三县一共多大" -> "通州和北三县总面积") and time words (去年 -> 2023年); by jieba's tags.
+_REPLACEABLE_TAGS = ("r", "m", "d", "a", "c", "p", "u", "y", "q", "f", "v", "t", "b", "z")
+# Words that stand for the subject as a pronoun would ("这两个地方", "它预计什么时候"), and
+# question words of the planning dictionary, which the tagger does not know.
+_GENERIC_WORDS = frozenset(
+    {"时候", "地方", "方面", "情况", "东西", "一共", "哪几个", "哪几", "哪些", "多大", "多少", "各是"}
+)
+
+
+def content_words(text: str, tokenizer: ChineseTokenizer) -> list[str]:
+    """The names, nouns, figures and English words of `text` (two characters or more, or a
+    figure); not its pronouns, question words, adverbs, verbs: what a rewrite replaces."""
+    tags = tokenizer.word_tags(text)
+
+    def replaceable(word: str) -> bool:
+        if any(c.isdigit() for c in word):
+            return False
+        if word in _GENERIC_WORDS:
+            return True
+        # A word the tagger cut differently is tagged by its parts; a planning term it does
+        # not know ("北三县") is tagged x, a content word.
+        parts = [tags[word]] if word in tags else list(tokenizer.word_tags(word).values())
+        return bool(parts) and all(tag.startswith(_REPLACEABLE_TAGS) for tag in parts)
+
     return [
-        t for t in dict.fromkeys(tokenizer.tokenize(own))
-        if (len(t) >= 2 or t.isdigit()) and t not in seen
+        t for t in dict.fromkeys(tokenizer.tokenize(text))
+        if (len(t) >= 2 or t.isdigit()) and not replaceable(t)
     ]
+
+
+def drops_words(question: str, rewrite: str, tokenizer: ChineseTokenizer) -> list[str]:
+    """The follow-up's own content words (`content_words`) missing from its rewrite: "PM2.5呢？"
+    rewritten as the previous question about forest cover drops "pm"; "这个规划要构建什么样的空间
+    格局" rewritten as the previous question drops "格局"."""
+    seen = normalize_for_match(rewrite).lower()
+    own = _CONNECTIVE.sub("", question.strip())
+    return [t for t in content_words(own, tokenizer) if t not in seen]
+
+
+def adds_words(question: str, rewrite: str, tokenizer: ChineseTokenizer) -> bool:
+    """Does the rewrite name something (`content_words`) the follow-up does not?"""
+    seen = normalize_for_match(question).lower()
+    return any(t not in seen for t in content_words(rewrite, tokenizer))
+
+
+# A question asks something: a question mark or a question word. A "rewrite" without either
+# ("人大通州校区二期建在通州区。") is the model answering instead of rewriting.
+_ASKS = re.compile(r"[？?]|多少|几|哪|什么|谁|何|如何|怎|是否|吗|呢|多[大长高久远宽深]")
 
 
 def clean_rewrite(text: str, fallback: str) -> str:
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
     line = re.sub(r"^(独立问题|改写后的问题|问题)[:：]\s*", "", line).strip("“”\"' ")
-    if not line or len(line) > 200 or line == REFUSAL:
+    if not line or len(line) > 200 or line == REFUSAL or not _ASKS.search(line):
         return fallback
     return line
 
@@ -337,6 +384,12 @@ class AnswerChain:
         dropped = drops_words(question, rewritten, self.retriever.tokenizer)
         if dropped:
             log.info("the model's rewrite %r drops %s; using the heuristic one", rewritten, dropped)
+            return fallback
+        if fallback != question and not adds_words(question, rewritten, self.retriever.tokenizer):
+            # A follow-up ("具体是哪几条线路开通了？") rewritten with nothing from the conversation
+            # ("哪几条线路开通了？") is no more standalone than it was.
+            log.info("the model's rewrite %r adds nothing to the follow-up; using the heuristic one",
+                     rewritten)
             return fallback
         return rewritten
 

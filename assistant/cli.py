@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_eval.add_argument("--retrieval-only", action="store_true", help="search only, no answers")
     p_eval.add_argument(
+        "--conversations",
+        type=Path,
+        nargs="?",
+        const="bundled",
+        help="score follow-up questions, each asked after its conversation's earlier turns "
+        "(default file: evals/conversations.jsonl)",
+    )
+    p_eval.add_argument(
         "--compare",
         action="store_true",
         help="all search modes, extractive (+ --backend) and two peer pipelines in one table",
@@ -470,6 +478,15 @@ def _print_check(result) -> None:
     print(f"\n（用时 {result.timings_ms.get('total', 0) / 1000:.1f} 秒）")
 
 
+def _conversation_file(value: Path | str | None) -> Path | None:
+    """`--conversations` alone means the bundled conversation set."""
+    if value is not None and str(value) == "bundled":
+        from evals.conversations import DEFAULT_CONVERSATIONS
+
+        return DEFAULT_CONVERSATIONS
+    return value
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Run the QA benchmark (or --compare the matrix) and write results, metrics and reports."""
     from evals.runner import EvalOptions, run_eval_command
@@ -484,6 +501,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         compare=args.compare,
         limit=args.limit or 0,
         quiet=args.quiet,
+        conversations=_conversation_file(args.conversations),
     )
     return run_eval_command(options, settings)
 

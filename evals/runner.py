@@ -44,6 +44,7 @@ class EvalOptions:
     compare: bool = False
     limit: int = 0
     quiet: bool = False
+    conversations: Path | None = None  # score the follow-ups of this conversation file instead
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -52,6 +53,11 @@ class EvalOptions:
             raise BadQueryError(f"Unknown --mode {self.mode!r}; use one of {', '.join(MODES)}.")
         if self.limit < 0:
             raise BadQueryError(f"--limit must be 0 (all) or a positive number, got {self.limit}.")
+        if self.conversations is not None and (self.compare or self.retrieval_only):
+            raise BadQueryError(
+                "--conversations asks each conversation's turns in order and scores the answer to "
+                "its follow-up; it cannot be combined with --compare or --retrieval-only."
+            )
 
     @property
     def qa_path(self) -> Path:
@@ -88,6 +94,34 @@ def load_eval_questions(path: Path, split: str, limit: int = 0) -> list[EvalQues
     if not questions:
         raise BadQueryError(f"The question file {path} has no questions in split {split!r}.")
     return questions[:limit] if limit else questions
+
+
+def load_follow_ups(options: EvalOptions) -> tuple[list[EvalQuestion], list]:
+    """The follow-up questions of `options.conversations` in `options.split`, each scored as the
+    QA item it names, and their conversations; bad files are plain errors."""
+    from evals.conversations import follow_up_questions, load_conversations
+
+    by_id = {q.id: q for q in load_eval_questions(options.qa_path, "all")}
+    path = options.conversations
+    try:
+        conversations = load_conversations(
+            path, by_id, None if options.split == "all" else options.split
+        )
+    except FileNotFoundError:
+        raise BadQueryError(f"The conversation file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadQueryError(f"Cannot read the conversation file {path}: {exc}.") from None
+    except ValueError as exc:
+        raise BadQueryError(
+            f"The conversation file {path} is not valid: {exc}. See evals/README.md for the format."
+        ) from None
+    if options.limit:
+        conversations = conversations[: options.limit]
+    if not conversations:
+        raise BadQueryError(
+            f"The conversation file {path} has no conversations in split {options.split!r}."
+        )
+    return follow_up_questions(conversations, by_id), conversations
 
 
 def report_of(question: EvalQuestion, doc_ids: dict[str, str]) -> str:
@@ -443,6 +477,33 @@ def run_single(
     )
 
 
+def run_follow_ups(
+    options: EvalOptions,
+    settings: Settings,
+    base: HybridRetriever,
+    questions: Sequence[EvalQuestion],
+    conversations: Sequence,
+) -> SystemRun:
+    """PlanQA answering each conversation's follow-up after its earlier turns; retrieval is
+    scored on the follow-up's rewrite (the standalone question the chain searched with)."""
+    from evals.conversations import conversation_ask
+
+    backend = options.backend or settings.answer.backend
+    chain = _open_chain(settings, retriever_for_mode(base, options.mode), backend)
+    ask, standalone = conversation_ask(chain, conversations)
+    plain = planqa_search(base, options.mode)
+    return run_answers(
+        f"planqa-{chain.backend}-follow-ups",
+        questions,
+        ask,
+        _doc_ids(base),
+        lambda question: plain(standalone() or question),
+        options.quiet,
+        settings={"mode": options.mode, "backend": chain.backend, "requested_backend": backend,
+                  "conversations": str(options.conversations)},
+    )
+
+
 def run_compare(
     options: EvalOptions,
     settings: Settings,
@@ -566,8 +627,12 @@ def run_eval_command(options: EvalOptions, settings: Settings) -> int:
 
     out = options.out or default_out_dir()
     started = time.perf_counter()
-    # The question file is checked before any model loads.
-    questions = load_eval_questions(options.qa_path, options.split, options.limit)
+    # The question (and conversation) files are checked before any model loads.
+    conversations = None
+    if options.conversations is not None:
+        questions, conversations = load_follow_ups(options)
+    else:
+        questions = load_eval_questions(options.qa_path, options.split, options.limit)
     base = open_retriever(settings)
     meta = {
         "qa_file": str(options.qa_path),
@@ -583,7 +648,11 @@ def run_eval_command(options: EvalOptions, settings: Settings) -> int:
         report.write_compare(out, runs, meta)
         print(report.compare_table(runs))
     else:
-        run = run_single(options, settings, base, questions)
+        if conversations is not None:
+            meta["conversations"] = str(options.conversations)
+            run = run_follow_ups(options, settings, base, questions, conversations)
+        else:
+            run = run_single(options, settings, base, questions)
         meta["wall_s"] = round(time.perf_counter() - started, 1)
         report.write_run(out, run, meta)
         print(report.compare_table([run]))

@@ -87,6 +87,10 @@ class ChineseTokenizer:
 
         return MainDictionaryTags(self._jieba)
 
+    def word_tags(self, text: str) -> dict[str, str]:
+        """word -> jieba's part-of-speech tag (main dictionary) for the words of `text`."""
+        return {w.word: w.flag for w in self._tagger.lcut(unicodedata.normalize("NFKC", text))}
+
     def place_names(self, text: str) -> list[str]:
         """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
         words = self._tagger.lcut(unicodedata.normalize("NFKC", text))

@@ -100,6 +100,15 @@ def test_heuristic_rewrite():
     assert heuristic_rewrite("它的面积是多少", [Turn("城市副中心在哪里？")]).startswith("城市副中心在哪里？")
     assert heuristic_rewrite("北京中轴线申遗是哪年成功的？", history) == "北京中轴线申遗是哪年成功的？"
     assert heuristic_rewrite("那2023年呢？", []) == "那2023年呢？"
+    # Follow-ups that point back without opening with a pronoun carry the last question along.
+    for follow_up in (
+        "具体是哪几条线路开通了？",
+        "跟2020年比，这个增加值增长了多少？",
+        "规划中的第四水厂呢？每天能供多少水？",
+        "要提级的金融“两大中心”又是哪两个？",
+        "其中在平谷区境内设几座？",
+    ):
+        assert heuristic_rewrite(follow_up, history).startswith("2024年北京常住人口是多少？"), follow_up
 
 
 def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
@@ -107,6 +116,12 @@ def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
     tokenizer = retriever.tokenizer
     assert drops_words("PM2.5呢？", "森林覆盖率达到多少？", tokenizer) == ["pm", "2.5"]
     assert drops_words("那么城六区呢？", "2023年末城六区常住人口是多少？", tokenizer) == []
+    # Pronouns, question words, adverbs and verbs are what a rewrite replaces; names, nouns and
+    # figures are what it must keep.
+    assert drops_words("这两个地方的规划范围分别有多大？", "雄安新区和城市副中心的规划范围分别是多少？", tokenizer) == []
+    assert drops_words("具体是哪几条线路开通了？", "2024年开通了哪些轨道交通线路？", tokenizer) == []
+    assert drops_words("加上北三县一共多大？", "通州区总面积是多少？", tokenizer) == ["北三县"]
+    assert drops_words("这个规划要构建什么样的空间格局？", "规划的远景展望到哪一年？", tokenizer) == ["空间", "格局"]
     # The model's rewrite keeps the follow-up's words: used.
     good = AnswerChain(retriever, _scripted("2023年末城六区常住人口是多少？"), "local")
     assert good.rewrite("城六区呢？", history) == "2023年末城六区常住人口是多少？"
@@ -114,6 +129,12 @@ def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
     bad = AnswerChain(retriever, _scripted("2023年末全市常住人口是多少？"), "local")
     assert bad.rewrite("城六区呢？", history) == heuristic_rewrite("城六区呢？", history)
     assert "城六区" in bad.rewrite("城六区呢？", history)
+    # It returns the follow-up with nothing from the conversation: the heuristic rewrite again.
+    same = AnswerChain(retriever, _scripted("城六区是多少？"), "local")
+    assert same.rewrite("城六区呢？", history) == heuristic_rewrite("城六区呢？", history)
+    # The model answers instead of rewriting (no question left): not used either.
+    answers = AnswerChain(retriever, _scripted("2023年末城六区常住人口为700万人。"), "local")
+    assert answers.rewrite("城六区呢？", history) == heuristic_rewrite("城六区呢？", history)
 
 
 def test_pack_context_keeps_whole_passages_within_budget(retriever):
