@@ -79,18 +79,25 @@ class SystemRun:
 # ---------------------------------------------------------------- questions
 
 
-def load_eval_questions(path: Path, split: str, limit: int = 0) -> list[EvalQuestion]:
-    """The questions of `split` ("all" for both); a missing or malformed file is a plain error."""
+def _read_plainly(kind: str, path: Path, flag: str, read: Callable[[], list]) -> list:
+    """`read()` of a benchmark file, its faults as plain errors naming the file and `flag`."""
     try:
-        questions = load_questions(path, None if split == "all" else split)
+        return read()
     except FileNotFoundError:
-        raise BadQueryError(f"The question file {path} does not exist; check --qa.") from None
+        raise BadQueryError(f"The {kind} file {path} does not exist; check {flag}.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadQueryError(f"Cannot read the question file {path}: {exc}.") from None
+        raise BadQueryError(f"Cannot read the {kind} file {path}: {exc}.") from None
     except ValueError as exc:
         raise BadQueryError(
-            f"The question file {path} is not valid: {exc}. See evals/README.md for the format."
+            f"The {kind} file {path} is not valid: {exc}. See evals/README.md for the format."
         ) from None
+
+
+def load_eval_questions(path: Path, split: str, limit: int = 0) -> list[EvalQuestion]:
+    """The questions of `split` ("all" for both); a missing or malformed file is a plain error."""
+    questions = _read_plainly(
+        "question", path, "--qa", lambda: load_questions(path, None if split == "all" else split)
+    )
     if not questions:
         raise BadQueryError(f"The question file {path} has no questions in split {split!r}.")
     return questions[:limit] if limit else questions
@@ -103,18 +110,10 @@ def load_follow_ups(options: EvalOptions) -> tuple[list[EvalQuestion], list]:
 
     by_id = {q.id: q for q in load_eval_questions(options.qa_path, "all")}
     path = options.conversations
-    try:
-        conversations = load_conversations(
-            path, by_id, None if options.split == "all" else options.split
-        )
-    except FileNotFoundError:
-        raise BadQueryError(f"The conversation file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadQueryError(f"Cannot read the conversation file {path}: {exc}.") from None
-    except ValueError as exc:
-        raise BadQueryError(
-            f"The conversation file {path} is not valid: {exc}. See evals/README.md for the format."
-        ) from None
+    split = None if options.split == "all" else options.split
+    conversations = _read_plainly(
+        "conversation", path, "--conversations", lambda: load_conversations(path, by_id, split)
+    )
     if options.limit:
         conversations = conversations[: options.limit]
     if not conversations:
