@@ -46,6 +46,18 @@ class TestExtractiveAnswer:
         answer = extractive_answer("规模", PASSAGES, tokenizer, max_sentences=1)
         assert len(quotes(answer)) == 1
 
+    def test_a_comparison_quotes_the_other_passage_too(self, tokenizer):
+        years = [
+            "2024年度：全市外调绿电规模提升至354亿千瓦时，同比增长26.9%。",
+            "2023年度：全市外调绿电规模为279亿千瓦时。",
+        ]
+        # The 2023 sentence scores ~0.7 of the best: enough for a question comparing two years,
+        # not for one asking about 2024 alone.
+        both = extractive_answer("2024年度和上一年全市外调绿电规模分别是多少？", years, tokenizer)
+        assert [n for _, n in quotes(both)] == [1, 2]
+        one = extractive_answer("2024年度全市外调绿电规模是多少？", years, tokenizer)
+        assert [n for _, n in quotes(one)] == [1]
+
     def test_overlong_sentence_is_cut_at_a_clause(self, tokenizer):
         long = "全市常住人口2185.8万人，" + "，".join(["各区人口规模保持稳定"] * 30) + "。"
         answer = extractive_answer("常住人口多少", [long], tokenizer, max_chars=40)
