@@ -87,11 +87,14 @@ class ChineseTokenizer:
 
         return MainDictionaryTags(self._jieba)
 
+    def _tagged(self, text: str) -> list:
+        return self._tagger.lcut(unicodedata.normalize("NFKC", text))
+
     def word_tags(self, text: str) -> dict[str, str]:
         """word -> jieba's part-of-speech tag (main dictionary) for the words of `text`."""
-        return {w.word: w.flag for w in self._tagger.lcut(unicodedata.normalize("NFKC", text))}
+        return {w.word: w.flag for w in self._tagged(text)}
 
     def place_names(self, text: str) -> list[str]:
         """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
-        words = self._tagger.lcut(unicodedata.normalize("NFKC", text))
+        words = self._tagged(text)
         return list(dict.fromkeys(w.word for w in words if w.flag == "ns" and len(w.word) >= 2))
