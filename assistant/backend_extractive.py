@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field
 
 from assistant.grounding import extract_figures, split_sentences
 from assistant.models import REFUSAL
+from retriever.filters import compact_text, quoted_phrases
 from retriever.tokenizer import ChineseTokenizer
 
 # Words that make a question ask for a figure or a date: a sentence with figures then helps.
@@ -25,6 +26,15 @@ _QUANTITY_CUES = re.compile(
     r"里程|目标|指标|何时|什么时候|哪一年|哪年|时间"
 )
 _FIGURE_BONUS = 0.15
+# A question that asks what a quoted term means or names ("“两翼”指的是哪两个地方", "“三城一区”是指
+# 哪几个") is answered by the sentence that spells the term out, not by the ones
+# that only use it ("形成“一核、两区……一廊”的格局"). The reports spell a term out right after it
+# ("“五辅”即雄县、容城……", "三城一区（中关村科学城、…）", "通武廊地区包括…") or list its parts right
+# before it ("雄安新区和城市副中心“两翼”"): such a sentence comes first.
+_ASKS_NAMES = re.compile(r"哪[几些两三四五六七八九十]|什么|指的?是|是指|是哪|包括|意思|内容|分别是")
+_DEFINES_AFTER = r"[”」』\"']?(?:地区|区域|片区)?\s*(?:即|指|是指|就是|主要包括|包括|分为|[（(：:])"
+_LISTED_BEFORE = re.compile(r"[^，。；;,]{2,}[、和与及][^，。；;,、和与及]{2,}$")
+_OPENING_QUOTES = "“「『\"'"
 # Retrieval rank breaks near-ties only; coverage of the question's terms must decide.
 _RANK_BONUS = 0.05
 _LONG_SENTENCE = 150  # characters; longer sentences bury the answer
@@ -64,6 +74,7 @@ class ScoredSentence:
     start: int  # [start, end) within the passage
     end: int
     text: str
+    spells_out: bool = False  # spells out the term the question asks about (`_spells_out`)
 
 
 def score_sentences(
@@ -74,7 +85,8 @@ def score_sentences(
     Score = IDF-weighted share of the question's content tokens a sentence holds (tokens
     common across the passages' sentences weigh less), plus a bonus when the question asks
     for a quantity or date and the sentence states a figure, plus a small bonus for earlier
-    passages, minus a penalty for very long or very short sentences.
+    passages, minus a penalty for very long or very short sentences. A sentence that spells out
+    the term a question asks the meaning of (`_spells_out`) comes before all others.
     """
     terms = list(dict.fromkeys(tokenizer.tokenize(question)))
     candidates: list[tuple[int, int, int, int, str, frozenset[str]]] = []
@@ -93,6 +105,7 @@ def score_sentences(
     }
     total = sum(idf.values())
     wants_figure = bool(_QUANTITY_CUES.search(question))
+    defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
     scored: list[ScoredSentence] = []
     for n, position, start, end, text, tokens in candidates:
         coverage = sum(idf[t] for t in terms if t in tokens) / total
@@ -101,13 +114,40 @@ def score_sentences(
         score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
         if wants_figure and extract_figures(text):
             score += _FIGURE_BONUS
+        spelled = bool(defined) and _spells_out(text, defined)
         if len(text) > _LONG_SENTENCE:
             score -= min(0.2, (len(text) - _LONG_SENTENCE) / 300)
         if len(_NOT_CONTENT.sub("", text)) < _SHORT_SENTENCE:
             score -= 0.1
-        scored.append(ScoredSentence(score, coverage, n, position, start, end, text))
-    scored.sort(key=lambda s: (-s.score, s.n, s.position))
+        scored.append(ScoredSentence(score, coverage, n, position, start, end, text, spelled))
+    # A sentence that spells the asked term out answers the question, however little else of
+    # the question it repeats: it comes first.
+    scored.sort(key=lambda s: (not s.spells_out, -s.score, s.n, s.position))
     return scored
+
+
+def _defined_terms(question: str) -> list[str]:
+    """The term a question asks the meaning of: the last one it puts in quotation marks
+    ("“一核、两区……一廊”中的“一廊”指什么" asks about 一廊; the first quote only says where)."""
+    quoted = quoted_phrases(question)
+    term = quoted[-1] if quoted else ""
+    return [term] if len(term) >= 2 and not term.isdigit() else []
+
+
+def _spells_out(sentence: str, terms: Sequence[str]) -> bool:
+    """Does `sentence` spell one of `terms` out (`_DEFINES_AFTER`), or list its parts just before
+    it in quotation marks (`_LISTED_BEFORE`)?"""
+    text = compact_text(sentence)
+    for term in terms:
+        for m in re.finditer(re.escape(term), text):
+            if re.match(_DEFINES_AFTER, text[m.end() :]):
+                return True
+            # "雄安新区和城市副中心“两翼”": the parts, then the term in quotation marks
+            # (not "通州区与北三县", where the term is one more item of a list).
+            before = text[max(0, m.start() - 41) : m.start()]
+            if before[-1:] in _OPENING_QUOTES and _LISTED_BEFORE.search(before[:-1]):
+                return True
+    return False
 
 
 def extractive_answer(
@@ -131,7 +171,11 @@ def extractive_answer(
     scored = score_sentences(question, passages, tokenizer)
     # No sentence covers enough of the question (weighted by rarity): the passages talk about
     # something near the question, not the question itself.
-    if not scored or max(s.coverage for s in scored) < min_coverage:
+    # A sentence spelling out the term asked about answers it even if the question's other
+    # words ("都市圈规划说的…是哪两个机场") are not there.
+    if not scored or (
+        max(s.coverage for s in scored) < min_coverage and not scored[0].spells_out
+    ):
         return REFUSAL
 
     best_score = scored[0].score

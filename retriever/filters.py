@@ -73,13 +73,17 @@ _QUOTED = re.compile(r"[“\"「『‘]([^“”\"「」『』‘’]{2,30})[”
 _QUOTE_BREAKS = re.compile(r"[、，,；;：:…]+|\.{3,}")
 
 
+def quoted_phrases(question: str) -> list[str]:
+    """What a question puts in quotation marks, in order, normalised as `compact_text` does."""
+    return [compact_text(q) for q in _QUOTED.findall(unicodedata.normalize("NFKC", question))]
+
+
 def quoted_terms(question: str) -> list[str]:
     """The terms a question puts in quotation marks, normalised as `compact_text` does, each list item
     of a quoted list on its own: what the passage that answers it most likely spells out."""
     terms: list[str] = []
-    for quoted in _QUOTED.findall(unicodedata.normalize("NFKC", question)):
+    for quoted in quoted_phrases(question):
         for piece in _QUOTE_BREAKS.split(quoted):
-            piece = compact_text(piece)
             if len(piece) >= 2 and piece not in terms:
                 terms.append(piece)
     return terms

@@ -7,7 +7,12 @@ import re
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from assistant.backend_extractive import ExtractiveChatModel, extractive_answer
+from assistant.backend_extractive import (
+    ExtractiveChatModel,
+    _defined_terms,
+    _spells_out,
+    extractive_answer,
+)
 from assistant.grounding import verify_answer
 from assistant.models import REFUSAL
 
@@ -57,6 +62,46 @@ class TestExtractiveAnswer:
         assert [n for _, n in quotes(both)] == [1, 2]
         one = extractive_answer("2024年度全市外调绿电规模是多少？", years, tokenizer)
         assert [n for _, n in quotes(one)] == [1]
+
+    def test_a_definition_question_quotes_the_sentence_that_spells_the_term_out(self, tokenizer):
+        layout = [
+            "按照错位发展的思路，形成“一核、两区、三镇重点突破，一带、一轴、一廊串联发展”的格局。",
+            "“一核”即运河商务区。“一廊”即东南部智造廊。",
+        ]
+        # The first sentence repeats every quoted item of the question; only the second says what
+        # the asked term (the last quoted one) is.
+        answer = extractive_answer("“一核、两区、三镇……一廊”中的“一廊”指什么？", layout, tokenizer)
+        assert quotes(answer)[0] == ("“一廊”即东南部智造廊。", 2)
+
+    @pytest.mark.parametrize(
+        ("sentence", "spelled"),
+        [
+            ("“五辅”即雄县、容城、安新县城及寨里、昝岗五个外围组团；", True),
+            ("三城一区（中关村科学城、怀柔科学城、未来科学城、创新型产业集群示范区）", True),
+            ("通武廊地区包括北京市通州区、天津市武清区和河北省廊坊市的相关地区。", True),
+            ("推动河北雄安新区和北京城市副中心“两翼”比翼齐飞。", True),
+            # the term is one more item of a list, or only named
+            ("加大河北雄安新区、通州区与北三县、天津滨海新区政策赋能力度。", False),
+            ("形成“一核、两区、三镇”的格局。", False),
+            ("发挥“两翼”的牵引支撑作用。", False),
+        ],
+    )
+    def test_which_sentences_spell_a_term_out(self, sentence, spelled):
+        terms = ["五辅", "三城一区", "通武廊", "两翼", "北三县", "一核"]
+        assert _spells_out(sentence, terms) is spelled
+
+    def test_the_asked_term_is_the_last_quoted_one(self):
+        assert _defined_terms("“一核两翼”里的“两翼”指的是哪两个地方？") == ["两翼"]
+        assert _defined_terms("北京的“三城一区”是指哪几个？") == ["三城一区"]
+        assert _defined_terms("北京的三城一区是指哪几个？") == []
+
+    def test_spelling_the_term_out_answers_despite_low_coverage(self, tokenizer):
+        passages = ["平蓟三兴地区主要包括北京市平谷区、天津市蓟州区、河北省廊坊市三河市、承德市兴隆县。"]
+        question = "都市圈规划里讲的“平蓟三兴”指的是哪几个地方？"
+        answer = extractive_answer(question, passages, tokenizer, min_coverage=0.9)
+        assert quotes(answer) == [(passages[0], 1)]
+        # without a sentence spelling it out, the same bar refuses
+        assert extractive_answer(question, ["推进平蓟三兴协同发展。"], tokenizer, min_coverage=0.9) == REFUSAL
 
     def test_overlong_sentence_is_cut_at_a_clause(self, tokenizer):
         long = "全市常住人口2185.8万人，" + "，".join(["各区人口规模保持稳定"] * 30) + "。"
