@@ -548,7 +548,9 @@ class AnswerChain:
         packed, context = self.context(standalone, hits, scored)
         text, used_backend, notice, fallback = self._generate(standalone, packed, context, on_token)
         passages = [h.chunk.text for h in packed]
-        check = verify_answer(text, passages, support_threshold=s.support_threshold)
+        check = verify_answer(
+            text, passages, support_threshold=s.support_threshold, question=standalone
+        )
         if check.refused and used_backend != "extractive" and s.look_again:
             second = self._look_again(standalone, packed, passages, context, text)
             if second is not None:

@@ -425,6 +425,31 @@ def _cite_uncited(
     return [-neg_k]
 
 
+# An answer of at most this many content characters is a bare answer ("张家口", "密云区", "75%"):
+# too short for its words to pick the passage it comes from.
+_BARE_ANSWER_CHARS = 12
+
+
+def _cite_bare_answer(
+    answer: str, question: str, passages: Sequence[str], threshold: float
+) -> list[int]:
+    """The passage a bare answer comes from: one holding all of it (its figures, or its words),
+    and of those the one sharing most of the question's words, if at least `threshold` of them."""
+    claim = _claim_of(answer)
+    content = _content(claim)
+    if not content or len(content) > _BARE_ANSWER_CHARS:
+        return []
+    figures = extract_figures(claim)
+    holders = [
+        k
+        for k, p in enumerate(passages, start=1)
+        if (all(figure_in_text(f, p) for f in figures) if figures else content in _content(p))
+    ]
+    overlap = {k: support_overlap(question, [passages[k - 1]]) for k in holders}
+    best = max(holders, key=lambda k: (overlap[k], -k), default=None)
+    return [best] if best is not None and overlap[best] >= threshold else []
+
+
 def _with_markers(sentence: str, cited: Sequence[int]) -> str:
     """`sentence` with its markers replaced by `cited`, where its first marker was (else at its end)."""
     first = _CANON_MARKER.search(sentence)
@@ -441,7 +466,7 @@ def _with_markers(sentence: str, cited: Sequence[int]) -> str:
 
 
 def verify_answer(
-    answer: str, passages: Sequence[str], *, support_threshold: float = 0.3
+    answer: str, passages: Sequence[str], *, support_threshold: float = 0.3, question: str = ""
 ) -> Verification:
     """Repair an answer's citations against `passages` ([1] is passages[0]) and check it.
 
@@ -450,7 +475,9 @@ def verify_answer(
     - a figure its sentence's passages lack, stated by another passage amid the claim's words
       → that passage is cited (and a cited one holding none of the sentence's figures dropped);
     - a claim its passages do not support, which another passage does → that one is cited;
-    - a claim with no marker → the passage that best holds its figures, else its terms.
+    - a claim with no marker → the passage that best holds its figures, else its terms;
+    - a bare answer with no marker ("张家口", "400家"), given the `question` → the passage that
+      holds it and most of the question's words (`_cite_bare_answer`).
     Never invents: a figure no passage states stays in `ungrounded_figures`, uncited.
     A sentence is unsupported when under `support_threshold` of its content character bigrams
     appear in the passages it cites. The 0.3 default is provisional: the caller calibrates it
@@ -514,6 +541,12 @@ def verify_answer(
     pieces.append(parsed.text[cursor:])
     text = "".join(pieces).strip()
     cited_all = tuple(sorted({int(n) for n in _CANON_MARKER.findall(text)}))
+    if not cited_all and question and len(parsed.sentences) == 1:
+        bare = _cite_bare_answer(text, question, passages, support_threshold)
+        if bare:
+            text = _with_markers(text, bare)
+            cited_all = tuple(bare)
+            ungrounded, unsupported = [], []
     return Verification(
         text=text,
         refused=False,

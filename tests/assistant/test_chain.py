@@ -168,6 +168,15 @@ def test_citation_to_a_missing_passage_is_removed(retriever):
     assert answer.grounded and answer.citations  # re-cited to the passage holding the figure
     assert "2185.8" in answer.citations[0].hit.chunk.text
 
+def test_bare_answer_is_cited_to_the_passage_it_comes_from(retriever):
+    # The small model often answers with the figure or name alone, without a marker.
+    chain = AnswerChain(retriever, _scripted("2185.8万人"), "local")
+    answer = chain.ask("2023年末全市常住人口是多少？")
+    assert answer.answer.endswith("]") and answer.grounded and len(answer.citations) == 1
+    assert "2185.8万人" in answer.citations[0].hit.chunk.text
+    assert "2185.8万人" in answer.citations[0].quote  # the sentence the app highlights
+
+
 
 def test_changed_figure_is_flagged_not_presented_as_grounded(retriever):
     reply = "2023年末全市常住人口2185.8万人，较上年末增加1.6万人[1]。"

@@ -232,6 +232,38 @@ class TestVerifyAnswer:
         v = verify_answer("全市森林覆盖率达到44.9 ％[2]。", PASSAGES)
         assert v.ungrounded_figures == () and v.grounded
 
+    def test_bare_answer_cites_the_passage_that_holds_it_and_the_question(self):
+        passages = [
+            "张家口市承办冬奥会雪上项目的场馆群已建成。",
+            "京张体育文化旅游带：北京冬奥会的雪上项目在延庆和张家口赛区举办。",
+            POPULATION,
+        ]
+        question = "北京冬奥会的雪上项目在哪里举办？"
+        # Too short for its own words to choose between [1] and [2]: the question decides.
+        v = verify_answer("张家口", passages, question=question)
+        assert v.text == "张家口[2]" and v.cited == (2,) and v.grounded
+        population = verify_answer("2185.8万人。", passages, question="2023年末全市常住人口多少？")
+        assert population.text == "2185.8万人[3]。" and population.grounded
+        # without the question it stays uncited, as before
+        assert verify_answer("张家口", passages).cited == ()
+
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            "上海",  # in no passage
+            "1050个",  # a figure no passage states
+            "崇礼",  # near the truth, but the passage does not hold it
+        ],
+    )
+    def test_bare_answer_is_never_cited_to_a_passage_without_it(self, answer):
+        passages = ["京张体育文化旅游带：北京冬奥会的雪上项目在延庆和张家口赛区举办。"]
+        v = verify_answer(answer, passages, question="北京冬奥会的雪上项目在哪里举办？")
+        assert v.cited == () and not v.grounded
+
+    def test_bare_answer_needs_a_passage_about_the_question(self):
+        v = verify_answer("张家口", ["张家口市位于河北省西北部。"], question="北京冬奥会雪上项目在哪？")
+        assert v.cited == ()
+
     def test_threshold_out_of_range_is_refused(self):
         with pytest.raises(ValueError, match="1.5"):
             verify_answer("x", PASSAGES, support_threshold=1.5)
