@@ -51,6 +51,9 @@ _MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
 # A number of people asked ("常住人口有多少", "多少人"), unless a share, change or density of it.
 _PEOPLE_WORDS = re.compile(r"人口|人数|多少人(?!次)")
+# An area ("规划面积多大", "占地多大") or a length ("有多长", "全长") asked without a unit.
+_AREA_WORDS = re.compile(r"面积|占地")
+_LENGTH_WORDS = re.compile(r"多长(?!时间)|长度|全长|里程")
 
 
 def _unit_kind(unit: str) -> str:
@@ -79,6 +82,12 @@ def asked_kind(question: str) -> str:
         return "money"
     if _PEOPLE_WORDS.search(question) and not _RATIO_WORDS.search(question) and "密度" not in question:
         return "people"
+    if _RATIO_WORDS.search(question) or re.search(r"密度|人均", question):
+        return ""
+    if _AREA_WORDS.search(question):
+        return "area"
+    if _LENGTH_WORDS.search(question):
+        return "length"
     return ""
 
 

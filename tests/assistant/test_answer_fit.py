@@ -48,10 +48,42 @@ def test_misfits(question, answer, words):
         ("医院设多少张床位、面积多大？", "155平方公里、400张[1]"),  # one of two parts
         ("拟设置多少个床位？", "400张[1]"),  # 个 counts anything
         ("有哪几张床？", "400张[1]"),  # a list
+        ("绿地面积增长了多少？", "增长27.1%[1]。"),  # a change of an area
     ],
 )
 def test_fits(question, answer):
     assert misfit(question, answer, PASSAGES) == ""
+
+
+SIZES = [
+    "怀柔科学城29个科学设施平台全部进入科研状态。规划面积约1770平方公里。新增绿地1.5万亩。",
+    "由13个公园串联形成环城绿色休闲游憩环。线路长约18公里，设车站16座，工期3年。",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("怀柔科学城的规划面积有多大？", "规划面积为29个科学设施平台[1]。"),  # a count for an area
+        ("城市绿心占地多大？", "占地13个公园[2]。"),
+        ("这条线路有多长？", "设车站16座[2]。"),  # stations for a length
+    ],
+)
+def test_a_count_for_an_area_or_length_misfits(question, answer):
+    assert "同一种量" in misfit(question, answer, SIZES)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("雄安新区规划面积多大？", "约1770平方公里[1]。"),
+        ("新增绿地面积多大？", "1.5万亩[1]"),  # another unit of area
+        ("线路有多长？", "长约18公里[2]"),
+        ("工期有多长时间？", "3年[2]"),  # a time, not a length
+    ],
+)
+def test_an_area_or_length_fits(question, answer):
+    assert misfit(question, answer, SIZES) == ""
 
 
 def test_asked_kind():
@@ -64,6 +96,11 @@ def test_asked_kind():
     assert asked_kind("常住人口占全市的比重是多少？") == ""  # a share of people
     assert asked_kind("人口密度是多少？") == ""  # people per km², not people
     assert asked_kind("接待游客多少人次？") == ""
+    assert asked_kind("规划面积有多大？") == "area"
+    assert asked_kind("占地多大？") == "area"
+    assert asked_kind("人均公园绿地面积是多少？") == ""  # per person
+    assert asked_kind("全长多少？") == "length"
+    assert asked_kind("建设工期有多长时间？") == ""
 
 
 def test_stated_loosely_only_without_a_unit():
