@@ -26,6 +26,13 @@ _QUANTITY_CUES = re.compile(
     r"里程|目标|指标|何时|什么时候|哪一年|哪年|时间"
 )
 _FIGURE_BONUS = 0.15
+# A sentence continues the one before it ("…京雄走廊…高质量发展走廊。走廊北起北京怀柔科学城，南至…";
+# a table row after its heading): the question terms of the previous sentence (in the same
+# passage) that it does not repeat count at this weight. Dev split, extractive accuracy by weight:
+# 0 81.0%, 0.3 82.1%, 0.5 83.9%, 0.7 82.7%, 1.0 77.4%; held-out test at 0.5: 79.0% -> 80.7%.
+# Only for quoting: choosing the local model's context with it moved 10 of its 199 dev answers
+# (5 better, 5 worse) and lowered citation precision 92.1% -> 91.1%, so the context is chosen without.
+_CARRY = 0.5
 # A question that asks what a quoted term means or names ("“两翼”指的是哪两个地方", "“三城一区”是指
 # 哪几个") is answered by the sentence that spells the term out, not by the ones
 # that only use it ("形成“一核、两区……一廊”的格局"). The reports spell a term out right after it
@@ -78,14 +85,15 @@ class ScoredSentence:
 
 
 def score_sentences(
-    question: str, passages: Sequence[str], tokenizer: ChineseTokenizer
+    question: str, passages: Sequence[str], tokenizer: ChineseTokenizer, carry: float = 0.0
 ) -> list[ScoredSentence]:
     """Every sentence of `passages` that holds a question term, best first.
 
     Score = IDF-weighted share of the question's content tokens a sentence holds (tokens
     common across the passages' sentences weigh less), plus a bonus when the question asks
-    for a quantity or date and the sentence states a figure, plus a small bonus for earlier
-    passages, minus a penalty for very long or very short sentences. A sentence that spells out
+    for a quantity or date and the sentence states a figure, plus `carry` times the weight of
+    the question terms only the sentence before it holds (`_CARRY` when quoting), plus a small
+    bonus for earlier passages, minus a penalty for very long or very short sentences. A sentence that spells out
     the term a question asks the meaning of (`_spells_out`) comes before all others.
     """
     terms = list(dict.fromkeys(tokenizer.tokenize(question)))
@@ -107,11 +115,16 @@ def score_sentences(
     wants_figure = bool(_QUANTITY_CUES.search(question))
     defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
     scored: list[ScoredSentence] = []
+    previous: dict[tuple[int, int], frozenset[str]] = {
+        (n, position + 1): tokens for n, position, _, _, _, tokens in candidates
+    }
     for n, position, start, end, text, tokens in candidates:
         coverage = sum(idf[t] for t in terms if t in tokens) / total
         if coverage <= 0:
             continue
-        score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        before = previous.get((n, position), frozenset())
+        carried = sum(idf[t] for t in terms if t in before and t not in tokens) / total
+        score = coverage + carry * carried + _RANK_BONUS * (1 - (n - 1) / len(passages))
         if wants_figure and extract_figures(text):
             score += _FIGURE_BONUS
         spelled = bool(defined) and _spells_out(text, defined)
@@ -168,7 +181,7 @@ def extractive_answer(
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
-    scored = score_sentences(question, passages, tokenizer)
+    scored = score_sentences(question, passages, tokenizer, carry=_CARRY)
     # No sentence covers enough of the question (weighted by rarity): the passages talk about
     # something near the question, not the question itself.
     # A sentence spelling out the term asked about answers it even if the question's other

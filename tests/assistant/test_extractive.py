@@ -12,6 +12,7 @@ from assistant.backend_extractive import (
     _defined_terms,
     _spells_out,
     extractive_answer,
+    score_sentences,
 )
 from assistant.grounding import verify_answer
 from assistant.models import REFUSAL
@@ -102,6 +103,22 @@ class TestExtractiveAnswer:
         assert quotes(answer) == [(passages[0], 1)]
         # without a sentence spelling it out, the same bar refuses
         assert extractive_answer(question, ["推进平蓟三兴协同发展。"], tokenizer, min_coverage=0.9) == REFUSAL
+
+    def test_a_sentence_continuing_the_one_before_it_inherits_its_terms(self, tokenizer):
+        named = "京雄走廊依托北京原始创新和河北雄安新区制度创新优势，形成高质量发展走廊。"
+        continues = "走廊北起北京怀柔科学城，南至河北雄安新区及保定中心城区。"
+        distractor = "推动优质高校和医疗机构等向区域延伸布局。"
+        question = "京雄走廊从哪里延伸到哪里？"
+
+        def order(passages, carry):
+            return [s.text for s in score_sentences(question, passages, tokenizer, carry=carry)]
+
+        together = [named + continues, distractor]
+        assert order(together, 0.0).index(continues) > order(together, 0.0).index(distractor)
+        assert order(together, 0.5).index(continues) < order(together, 0.5).index(distractor)
+        # only from the sentence before it in the same passage
+        apart = [named, continues, distractor]
+        assert order(apart, 0.5).index(continues) > order(apart, 0.5).index(distractor)
 
     def test_overlong_sentence_is_cut_at_a_clause(self, tokenizer):
         long = "全市常住人口2185.8万人，" + "，".join(["各区人口规模保持稳定"] * 30) + "。"
