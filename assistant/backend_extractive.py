@@ -93,8 +93,9 @@ def score_sentences(
     common across the passages' sentences weigh less), plus a bonus when the question asks
     for a quantity or date and the sentence states a figure, plus `carry` times the weight of
     the question terms only the sentence before it holds (`_CARRY` when quoting), plus a small
-    bonus for earlier passages, minus a penalty for very long or very short sentences. A sentence that spells out
-    the term a question asks the meaning of (`_spells_out`) comes before all others.
+    bonus for earlier passages, minus a penalty for very long or very short sentences. A
+    sentence that spells out the term a question asks the meaning of (`_spells_out`) comes
+    before all others.
     """
     terms = list(dict.fromkeys(tokenizer.tokenize(question)))
     candidates: list[tuple[int, int, int, int, str, frozenset[str]]] = []
@@ -115,16 +116,17 @@ def score_sentences(
     wants_figure = bool(_QUANTITY_CUES.search(question))
     defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
     scored: list[ScoredSentence] = []
-    previous: dict[tuple[int, int], frozenset[str]] = {
-        (n, position + 1): tokens for n, position, _, _, _, tokens in candidates
-    }
+    previous: dict[tuple[int, int], frozenset[str]] = (
+        {(n, position + 1): tokens for n, position, _, _, _, tokens in candidates} if carry else {}
+    )
     for n, position, start, end, text, tokens in candidates:
         coverage = sum(idf[t] for t in terms if t in tokens) / total
         if coverage <= 0:
             continue
-        before = previous.get((n, position), frozenset())
-        carried = sum(idf[t] for t in terms if t in before and t not in tokens) / total
-        score = coverage + carry * carried + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        if carry:
+            before = previous.get((n, position), frozenset())
+            score += carry * sum(idf[t] for t in terms if t in before and t not in tokens) / total
         if wants_figure and extract_figures(text):
             score += _FIGURE_BONUS
         spelled = bool(defined) and _spells_out(text, defined)

@@ -544,6 +544,7 @@ def verify_answer(
     if not cited_all and question and len(parsed.sentences) == 1:
         bare = _cite_bare_answer(text, question, passages, support_threshold)
         if bare:
+            # The cited passage holds the whole answer: its figures and words are grounded.
             text = _with_markers(text, bare)
             cited_all = tuple(bare)
             ungrounded, unsupported = [], []
