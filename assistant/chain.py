@@ -633,13 +633,21 @@ class AnswerChain:
         )
 
     def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:
-        # Quote the passage sentence that supports the answer sentences citing [n].
+        # Quote the passage sentence that supports the answer sentences citing [n]; where they
+        # quote the passage verbatim (the extractive answer's "“A”[1]；“B”[1]"), the first of them,
+        # the best-scoring one, rather than whichever the joined claims match best.
         claims = [
             sentence.claim
             for sentence in parse_citations(answer_text, n_passages).sentences
             if n in sentence.cited
         ]
-        start, end = find_quote(" ".join(claims) or answer_text, hit.chunk.text)
+        quoted = [c[1:-1] for c in claims if len(c) > 2 and c[0] == "“" and c[-1] == "”"]
+        verbatim = [q for q in quoted if q in hit.chunk.text]
+        if verbatim:
+            start = hit.chunk.text.index(verbatim[0])
+            end = start + len(verbatim[0])
+        else:
+            start, end = find_quote(" ".join(claims) or answer_text, hit.chunk.text)
         return Citation(
             n=n, hit=hit, quote=hit.chunk.text[start:end], quote_start=start, quote_end=end
         )

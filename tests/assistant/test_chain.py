@@ -168,6 +168,23 @@ def test_citation_to_a_missing_passage_is_removed(retriever):
     assert answer.grounded and answer.citations  # re-cited to the passage holding the figure
     assert "2185.8" in answer.citations[0].hit.chunk.text
 
+def test_verbatim_quotes_highlight_the_first_quoted_sentence(retriever):
+    from assistant.grounding import split_sentences
+
+    question = "2023年末全市常住人口是多少？"
+    first = AnswerChain(retriever, None, "extractive").ask(question).citations[0]
+    text = first.hit.chunk.text
+    sentences = [text[a:b] for a, b in split_sentences(text) if len(text[a:b]) > 10]
+    assert len(sentences) >= 2
+    # Two verbatim quotes of one passage, the better answer first (as the extractive backend
+    # writes them): the highlight is the first, not whichever the two together match best.
+    reply = f"据报告：“{sentences[-1]}”[{first.n}]；“{sentences[0]}”[{first.n}]"
+    answer = AnswerChain(retriever, _scripted(reply), "local").ask(question)
+    cited = [c for c in answer.citations if c.hit.chunk.chunk_id == first.hit.chunk.chunk_id]
+    assert cited and cited[0].quote == sentences[-1]
+    assert text[cited[0].quote_start : cited[0].quote_end] == sentences[-1]
+
+
 def test_bare_answer_is_cited_to_the_passage_it_comes_from(retriever):
     # The small model often answers with the figure or name alone, without a marker.
     chain = AnswerChain(retriever, _scripted("2185.8万人"), "local")
