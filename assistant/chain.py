@@ -106,6 +106,7 @@ def focus_context(
     budget_chars: int,
     scored: Sequence[ScoredSentence] | None = None,
     labels: Mapping[str, str] | None = None,
+    min_ratio: float = 0.0,
 ) -> tuple[list[Hit], str]:
     """The sentences of `hits` that best cover the question, within `budget_chars`.
 
@@ -117,9 +118,12 @@ def focus_context(
     context block: `[n] 《title》` then that passage's chosen sentences in text order, with
     `……` where text was left out. `scored`: `score_sentences` of these hits, if already made.
     `labels`: doc_id -> the report's name in the prompt (default: its full title).
+    `min_ratio`: sentences scoring below this share of the best score are left out even when
+    the budget has room (they only share a word or two with the question).
     """
     if scored is None:
         scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
+    floor = min_ratio * max((s.score for s in scored), default=0.0)
     chosen: dict[int, list[tuple[int, str]]] = {}
     seen: set[str] = set()
     used = 0
@@ -127,7 +131,7 @@ def focus_context(
         text = truncate_sentence(sentence.text, _FOCUS_SENTENCE_CHARS)
         if text in seen:
             continue  # the same sentence in two overlapping passages
-        if chosen and used + len(text) > budget_chars:
+        if chosen and (used + len(text) > budget_chars or sentence.score < floor):
             continue
         seen.add(text)
         chosen.setdefault(sentence.n, []).append((sentence.position, text))
@@ -354,6 +358,8 @@ class AnswerChain:
         self.chat_model = chat_model or self.extractive
         # doc_id -> the report's name in the prompt (its catalog short title, if any)
         self.prompt_labels = {e.doc_id: e.prompt_label for e in retriever.index.catalog}
+        # An answer of only these says nothing: the names of the reports, as the prompt gives them.
+        self.report_names = {n for e in retriever.index.catalog for n in (e.label, e.prompt_label)}
 
     def as_runnable(self) -> Runnable:
         """The chain as a LangChain runnable: {"question", "history"?} -> Answer."""
@@ -406,6 +412,8 @@ class AnswerChain:
                 self.settings.context_chars,
                 scored,
                 labels,
+                # The quoting backend picks its own sentences from whole passages.
+                0.0 if self.chat_model is self.extractive else self.settings.context_min_ratio,
             )
         packed = pack_context(hits, self.settings.context_chars)
         return packed, format_context(packed, labels)
@@ -507,8 +515,11 @@ class AnswerChain:
         return check
 
     def _names(self, packed: Sequence[Hit]) -> set[str]:
-        """The names the prompt gives the passages' reports (an answer of only these says nothing)."""
-        return {n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))}
+        """The names of the reports (an answer of only these says nothing): every report in the
+        index, since the model may name one whose sentences the focused context left out."""
+        return self.report_names | {
+            n for h in packed for n in (h.chunk.label, _label(h.chunk, self.prompt_labels))
+        }
 
     # -- the whole chain ---------------------------------------------------------------------
 

@@ -48,6 +48,10 @@ class ChainSettings:
     # 500 characters answered faster (dev p50 3.4 s vs 4.2 s) but less well (85.4% vs 90.5%).
     context_chars: int = 600
     context_mode: str = "sentences"
+    # In "sentences" mode, sentences scoring below this share of the best one are left out even
+    # when the budget has room. Dev split: at 0.4 the context holds the expected answer as often
+    # as without (98.2% of answerable questions) in 472 characters on average instead of 687.
+    context_min_ratio: float = 0.4
     retrieve_k: int = 6
     # Refuse without asking the model when the top passages hold too little of the question's
     # rarity-weighted words, or are semantically far. On the dev split no answerable question has
@@ -94,6 +98,8 @@ class ChainSettings:
     def __post_init__(self) -> None:
         if self.context_chars < 200:
             raise ValueError(f"context_chars must be >= 200, got {self.context_chars}")
+        if not 0 <= self.context_min_ratio <= 1:
+            raise ValueError(f"context_min_ratio must be in [0, 1], got {self.context_min_ratio}")
         if self.context_mode not in CONTEXT_MODES:
             raise ValueError(
                 f"context_mode must be one of {', '.join(CONTEXT_MODES)}, got {self.context_mode!r}"
@@ -259,6 +265,13 @@ class Settings:
         if env.get("PLANQA_CONTEXT_CHARS"):
             chars = _number(env, "PLANQA_CONTEXT_CHARS", int)
             settings = replace(settings, chain=replace(settings.chain, context_chars=chars))
+        if env.get("PLANQA_CONTEXT_MIN_RATIO"):
+            ratio = _number(env, "PLANQA_CONTEXT_MIN_RATIO", float)
+            if not 0 <= ratio <= 1:
+                raise PlanQAError(
+                    f"PLANQA_CONTEXT_MIN_RATIO must be between 0 and 1 (e.g. 0.4), got {ratio}."
+                )
+            settings = replace(settings, chain=replace(settings.chain, context_min_ratio=ratio))
         if env.get("PLANQA_CONTEXT_MODE"):
             mode = env["PLANQA_CONTEXT_MODE"].strip().lower()
             if mode not in CONTEXT_MODES:
@@ -304,6 +317,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "openai_api_key": _STR,
     "context_chars": _INT,
     "context_mode": _STR,
+    "context_min_ratio": _NUM,
     "corpus_dir": _STR,
     "index_dir": _STR,
     "embedder": _STR,

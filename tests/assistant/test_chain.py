@@ -266,6 +266,37 @@ def test_focused_context_holds_the_answer_sentence_within_budget(retriever):
     assert "……" in wide or "\n\n" in wide
 
 
+def test_focused_context_leaves_out_sentences_far_below_the_best(retriever):
+    from assistant.backend_extractive import score_sentences
+    from assistant.chain import focus_context
+
+    question = "全市森林覆盖率达到多少？"
+    hits = retriever.run(question, top_k=6)
+    scored = score_sentences(question, [h.chunk.text for h in hits], retriever.tokenizer)
+    best = max(s.score for s in scored)
+    weak = [s.text for s in scored if s.score < 0.4 * best]
+    assert weak  # the retrieved passages hold sentences that barely touch the question
+    everything = focus_context(question, hits, retriever.tokenizer, 5000)[1]
+    focused = focus_context(question, hits, retriever.tokenizer, 5000, min_ratio=0.4)[1]
+    assert any(text in everything for text in weak)
+    assert not any(text in focused for text in weak)
+    assert "全市森林覆盖率达到44.9%" in focused and len(focused) < len(everything)
+    with pytest.raises(ValueError, match="context_min_ratio"):
+        ChainSettings(context_min_ratio=1.5)
+    # The chain applies the ratio to a model's prompt only: the quoting backend chooses its
+    # own sentences from every passage that contributes one.
+    settings = ChainSettings(context_chars=5000, context_min_ratio=0.4)
+    model = AnswerChain(retriever, _scripted("44.9%[1]"), "local", settings)
+    quoting = AnswerChain(retriever, None, "extractive", settings)
+    labels = model.prompt_labels
+    assert model.context(question, hits)[1] == focus_context(
+        question, hits, retriever.tokenizer, 5000, labels=labels, min_ratio=0.4
+    )[1]
+    assert quoting.context(question, hits)[1] == focus_context(
+        question, hits, retriever.tokenizer, 5000, labels=labels
+    )[1]
+
+
 def test_sentences_and_passages_context_modes(retriever):
     hits = retriever.run("全市常住人口是多少？", top_k=4)
     whole = AnswerChain(retriever, None, "extractive", ChainSettings(context_mode="passages"))

@@ -145,3 +145,16 @@ def test_unknown_context_mode_is_a_plain_error():
         Settings.from_env({"PLANQA_CONTEXT_MODE": "paragraphs"})
     assert Settings.from_env({"PLANQA_CONTEXT_MODE": " Passages "}).chain.context_mode == "passages"
     assert Settings.from_env({}).chain.context_mode == "sentences"
+
+
+def test_context_min_ratio_from_the_environment_and_a_file(tmp_path):
+    assert Settings.from_env({}).chain.context_min_ratio == 0.4
+    assert Settings.from_env({"PLANQA_CONTEXT_MIN_RATIO": "0"}).chain.context_min_ratio == 0.0
+    for bad in ("1.5", "-0.1"):
+        with pytest.raises(PlanQAError, match="PLANQA_CONTEXT_MIN_RATIO must be between 0 and 1"):
+            Settings.from_env({"PLANQA_CONTEXT_MIN_RATIO": bad})
+    with pytest.raises(PlanQAError, match="PLANQA_CONTEXT_MIN_RATIO must be a number"):
+        Settings.from_env({"PLANQA_CONTEXT_MIN_RATIO": "a lot"})
+    config = tmp_path / "planqa.toml"
+    config.write_text("context_min_ratio = 0.25\n", encoding="utf-8")
+    assert Settings.from_env({"PLANQA_CONFIG": str(config)}).chain.context_min_ratio == 0.25
