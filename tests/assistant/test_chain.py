@@ -168,6 +168,7 @@ def test_citation_to_a_missing_passage_is_removed(retriever):
     assert answer.grounded and answer.citations  # re-cited to the passage holding the figure
     assert "2185.8" in answer.citations[0].hit.chunk.text
 
+
 def test_verbatim_quotes_highlight_the_first_quoted_sentence(retriever):
     from assistant.grounding import split_sentences
 
