@@ -56,7 +56,7 @@ _SECOND_SENTENCE_RATIO = 0.85
 # first quote joins it at this lower ratio. Dev split (`planqa eval --backend extractive`), accuracy
 # by ratio: 0.85 75.6%, 0.7 76.2%, 0.6 76.8%, 0.5 76.8% (citation precision 68.2% -> 67.5% at 0.6);
 # held-out test at 0.6: 75.0% -> 76.1%, citation precision 71.7% -> 70.7%.
-_COMPARES = re.compile(r"分别|各(?:是|为|有|说)|两年|前后|这两年|变化|相比|[和与跟同].{1,20}比")
+COMPARES = re.compile(r"分别|各(?:是|为|有|说)|两年|前后|这两年|变化|相比|[和与跟同].{1,20}比")
 _COMPARED_SENTENCE_RATIO = 0.6
 _CLAUSE_BREAK = "，,；;、："
 
@@ -194,7 +194,7 @@ def extractive_answer(
         return REFUSAL
 
     best_score = scored[0].score
-    compares = bool(_COMPARES.search(question))
+    compares = bool(COMPARES.search(question))
     quotes: list[str] = []
     used = 0
     for sentence in scored:

@@ -14,6 +14,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer_fit import misfit
 from assistant.backend_extractive import (
+    COMPARES,
     ExtractiveChatModel,
     ScoredSentence,
     extractive_answer,
@@ -22,6 +23,7 @@ from assistant.backend_extractive import (
 )
 from assistant.grounding import (
     Verification,
+    extract_figures,
     find_quote,
     parse_citations,
     split_sentences,
@@ -514,6 +516,50 @@ class AnswerChain:
             return None
         return check
 
+    def _other_half(
+        self, question: str, packed: Sequence[Hit], passages: list[str], first: Verification
+    ) -> Verification | None:
+        """A comparison answered from one passage with one figure ("…分别是多少？" -> "10.4万亿元[1]"):
+        the small model often answers one side only, though the other side is in the other
+        passages. The same question is asked over those passages alone; when the reply states a
+        figure the first answer lacks, the passage sentence that states it (as the model saw it)
+        is added as a quote with its citation: the model points at the other side, the report's
+        own words state it. None when nothing is added."""
+        figures = _stated_figures(first.text, question)
+        if len(first.cited) != 1 or len(figures) > 1:
+            return None
+        rest = [h for i, h in enumerate(packed, start=1) if i not in first.cited]
+        if not rest:
+            return None
+        sub, context = self.context(question, rest)
+        try:
+            reply = str(self.chat_model.invoke(_answer_messages(question, sub, context)).content)
+        except Exception as exc:  # the first answer stands
+            log.warning("comparison turn failed (%s); keeping the first answer", exc)
+            return None
+        new = [f for f in _stated_figures(reply, question) if f not in figures]
+        if not new or verify_answer(reply, [h.chunk.text for h in sub]).refused:
+            return None
+        for hit in sub:
+            text = hit.chunk.text
+            for start, end in split_sentences(text):
+                quote = truncate_sentence(text[start:end], _FOCUS_SENTENCE_CHARS)
+                if quote in context and new[0] in extract_figures(quote):
+                    n = next(i for i, h in enumerate(packed, start=1) if h is hit)
+                    merged = f"{first.text.rstrip()}\n另据报告：“{quote}”[{n}]"
+                    check = verify_answer(
+                        merged,
+                        passages,
+                        support_threshold=self.settings.support_threshold,
+                        question=question,
+                    )
+                    if check.refused or set(check.ungrounded_figures) - set(
+                        first.ungrounded_figures
+                    ):
+                        return None
+                    return check
+        return None
+
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
         index, since the model may name one whose sentences the focused context left out."""
@@ -603,6 +649,12 @@ class AnswerChain:
                     question, standalone, hits, used_backend, notice, timings, qid, fallback
                 )
 
+        if (
+            s.complete_comparisons
+            and used_backend != "extractive"
+            and COMPARES.search(standalone)
+        ):
+            check = self._other_half(standalone, packed, passages, check) or check
         citations = tuple(
             self._citation(n, packed[n - 1], check.text, len(packed))
             for n in check.cited
@@ -704,6 +756,16 @@ def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list
             },
         ),
     ]
+
+
+def _stated_figures(text: str, question: str) -> list[str]:
+    """The figures of an answer other than bare years (`2023年`, which name the compared sides)
+    and the question's own ("50米内换乘的站点占比")."""
+    asked = set(extract_figures(question))
+    return [f for f in extract_figures(text) if not _BARE_YEAR.fullmatch(f) and f not in asked]
+
+
+_BARE_YEAR = re.compile(r"(?:19|20)\d\d年?度?")
 
 
 def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:

@@ -93,6 +93,10 @@ class ChainSettings:
     # Test split: 7 of 209 answers moved, 6 refusals now right, 1 wrong, no unanswerable one.
     answer_anyway: bool = True
     answer_anyway_min_support: float = 0.7
+    # A comparison ("2023年和2024年各是多少", "两年读本分别…") answered from one passage with one
+    # figure: the model is asked again over the other passages, and a new figure it finds there
+    # (checked like a look-again answer) is added (`AnswerChain._other_half`).
+    complete_comparisons: bool = True
     rewrite_with_model: bool = True
 
     def __post_init__(self) -> None:

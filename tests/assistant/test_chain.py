@@ -566,3 +566,72 @@ class TestAnswerAnyway:
     def test_off(self):
         model = self._model(REFUSAL, REFUSAL, "2023年末全市常住人口2185.8万人[1]。")
         assert self._ask(model, answer_anyway=False).refused and model.calls == [None, None]
+
+
+class TestOtherHalf:
+    """A comparison answered from one passage with one figure: asked again over the others."""
+
+    QUESTION = "两份年报的全年新增城市绿地分别是多少公顷？"
+
+    def _ask(self, retriever, *replies: str, **settings):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        seen: list[str] = []
+
+        class Recording(FakeListChatModel):
+            def _call(self, messages, *args, **kwargs):
+                seen.append(messages[-1].content)
+                return super()._call(messages, *args, **kwargs)
+
+            def _stream(self, messages, *args, **kwargs):
+                seen.append(messages[-1].content)
+                yield from super()._stream(messages, *args, **kwargs)
+
+        model = Recording(responses=list(replies))
+        chain = AnswerChain(retriever, model, "local", ChainSettings(**settings))
+        return chain.ask(self.QUESTION), seen
+
+    def test_the_other_side_is_added_from_the_other_passages(self, retriever):
+        answer, seen = self._ask(retriever, "全年新增城市绿地200公顷[1]。", "全年新增城市绿地150公顷[1]。")
+        assert len(seen) == 2
+        assert "200公顷" in seen[0] and "150公顷" in seen[0]
+        # the second prompt holds only the passages the first answer did not cite
+        assert "200公顷" not in seen[1] and "150公顷" in seen[1]
+        assert not answer.refused and answer.grounded
+        assert "200公顷" in answer.answer and "150公顷" in answer.answer
+        assert {c.hit.chunk.doc_id for c in answer.citations} == {"transport", "population"}
+        for c in answer.citations:
+            assert c.quote in c.hit.chunk.text and ("200" in c.quote or "150" in c.quote)
+
+    @pytest.mark.parametrize(
+        "second",
+        [
+            "全年新增城市绿地200公顷[1]。",  # nothing new
+            "全年新增城市绿地160公顷[1]。",  # a figure no passage states
+            "报告中未找到相关内容。",
+        ],
+    )
+    def test_a_second_answer_that_adds_nothing_checked_is_dropped(self, retriever, second):
+        answer, seen = self._ask(retriever, "全年新增城市绿地200公顷[1]。", second)
+        assert len(seen) == 2
+        assert not answer.refused and "200公顷" in answer.answer
+        assert "150公顷" not in answer.answer and "160" not in answer.answer
+        assert [c.hit.chunk.doc_id for c in answer.citations] == ["transport"]
+
+    def test_an_answer_with_both_sides_is_not_asked_again(self, retriever):
+        first = "2024交通年报为200公顷[1]，人口与文化年报为150公顷[2]。"
+        answer, seen = self._ask(retriever, first, "不该被问到[1]。")
+        assert len(seen) == 1 and "200公顷" in answer.answer and "150公顷" in answer.answer
+
+    def test_not_for_a_question_that_compares_nothing_and_off(self, retriever):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        model = FakeListChatModel(responses=["全年新增城市绿地200公顷[1]。", "全年新增城市绿地150公顷[1]。"])
+        chain = AnswerChain(retriever, model, "local")
+        answer = chain.ask("交通年报里全年新增城市绿地多少公顷？")
+        assert "150" not in answer.answer and model.i == 1  # one reply used
+        _, seen = self._ask(
+            retriever, "全年新增城市绿地200公顷[1]。", "全年新增城市绿地150公顷[1]。",
+            complete_comparisons=False,
+        )
+        assert len(seen) == 1
