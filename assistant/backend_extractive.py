@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,18 @@ _SECOND_SENTENCE_RATIO = 0.85
 COMPARES = re.compile(r"分别|各(?:是|为|有|说)|两年|前后|这两年|变化|相比|[和与跟同].{1,20}比")
 _COMPARED_SENTENCE_RATIO = 0.6
 _CLAUSE_BREAK = "，,；;、："
+# How close in meaning a sentence is to the question (multilingual-e5-small cosine, from the
+# sentence vectors the index holds) adds `_DENSE_WEIGHT * (similarity - _DENSE_CENTER)` to its
+# score: e5 rates every sentence of these reports 0.75-0.93 against a question, so the centre
+# keeps the feature near zero for a middling sentence. It finds the answer sentence when the
+# question words are spread over neighbours ("京雄走廊从哪里延伸到哪里" -> "走廊北起…，南至…").
+# Dev split, extractive accuracy by weight: 0 83.9%, 0.5 85.1%, 1 85.7%, 2 85.7%, 3 85.7%,
+# 5 85.1%; 2 chosen (citation precision 69.7% -> 72.2%); held-out test at 2: 80.7% -> 82.4%,
+# unanswerable refused 36.4% -> 39.4%.
+_DENSE_WEIGHT = 2.0
+_DENSE_CENTER = 0.8
+# (question, sentences) -> similarity of each sentence to the question, None where unknown
+Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 
 
 def truncate_sentence(sentence: str, max_chars: int) -> str:
@@ -85,7 +97,11 @@ class ScoredSentence:
 
 
 def score_sentences(
-    question: str, passages: Sequence[str], tokenizer: ChineseTokenizer, carry: float = 0.0
+    question: str,
+    passages: Sequence[str],
+    tokenizer: ChineseTokenizer,
+    carry: float = 0.0,
+    similarity: Similarity | None = None,
 ) -> list[ScoredSentence]:
     """Every sentence of `passages` that holds a question term, best first.
 
@@ -93,7 +109,9 @@ def score_sentences(
     common across the passages' sentences weigh less), plus a bonus when the question asks
     for a quantity or date and the sentence states a figure, plus `carry` times the weight of
     the question terms only the sentence before it holds (`_CARRY` when quoting), plus a small
-    bonus for earlier passages, minus a penalty for very long or very short sentences. A
+    bonus for earlier passages, plus the sentence's closeness in meaning to the question when
+    `similarity` is given (`_DENSE_WEIGHT`), minus a penalty for very long or very short
+    sentences. A
     sentence that spells out the term a question asks the meaning of (`_spells_out`) comes
     before all others.
     """
@@ -115,15 +133,22 @@ def score_sentences(
     total = sum(idf.values())
     wants_figure = bool(_QUANTITY_CUES.search(question))
     defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
+    close = (
+        similarity(question, [text for *_, text, _ in candidates])
+        if similarity is not None
+        else [None] * len(candidates)
+    )
     scored: list[ScoredSentence] = []
     previous: dict[tuple[int, int], frozenset[str]] = (
         {(n, position + 1): tokens for n, position, _, _, _, tokens in candidates} if carry else {}
     )
-    for n, position, start, end, text, tokens in candidates:
+    for (n, position, start, end, text, tokens), sim in zip(candidates, close, strict=True):
         coverage = sum(idf[t] for t in terms if t in tokens) / total
         if coverage <= 0:
             continue
         score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        if sim is not None:
+            score += _DENSE_WEIGHT * (sim - _DENSE_CENTER)
         if carry:
             before = previous.get((n, position), frozenset())
             score += carry * sum(idf[t] for t in terms if t in before and t not in tokens) / total
@@ -172,6 +197,7 @@ def extractive_answer(
     max_sentences: int = 2,
     max_chars: int = 220,
     min_coverage: float = 0.0,
+    similarity: Similarity | None = None,
 ) -> str:
     """Quote the passage sentences that best cover the question (`score_sentences`), each
     with its `[n]`: `据报告：“…”[n]` (sentences verbatim), or REFUSAL when no sentence holds
@@ -183,7 +209,7 @@ def extractive_answer(
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
-    scored = score_sentences(question, passages, tokenizer, carry=_CARRY)
+    scored = score_sentences(question, passages, tokenizer, carry=_CARRY, similarity=similarity)
     # No sentence covers enough of the question (weighted by rarity): the passages talk about
     # something near the question, not the question itself.
     # A sentence spelling out the term asked about answers it even if the question's other
@@ -226,6 +252,8 @@ class ExtractiveChatModel(BaseChatModel):
     max_sentences: int = Field(default=2, ge=1)
     max_chars: int = Field(default=220, ge=1)
     min_coverage: float = Field(default=0.0, ge=0.0, le=1.0)
+    # the question's closeness in meaning to each sentence (`HybridRetriever.sentence_similarities`)
+    similarity: Similarity | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -261,6 +289,7 @@ class ExtractiveChatModel(BaseChatModel):
             self.max_sentences,
             self.max_chars,
             self.min_coverage,
+            self.similarity,
         )
 
     def _generate(

@@ -356,6 +356,7 @@ class AnswerChain:
         self.extractive = ExtractiveChatModel(
             tokenizer=tokenizer or retriever.tokenizer,
             min_coverage=self.settings.extractive_min_coverage,
+            similarity=retriever.sentence_similarities,
         )
         self.chat_model = chat_model or self.extractive
         # doc_id -> the report's name in the prompt (its catalog short title, if any)
@@ -692,7 +693,11 @@ class AnswerChain:
     def _quote(self, question: str, passages: list[str], min_coverage: float) -> str:
         """The extractive answer over already-packed passages (rescue and empty-output paths)."""
         return extractive_answer(
-            question, passages, self.retriever.tokenizer, min_coverage=min_coverage
+            question,
+            passages,
+            self.retriever.tokenizer,
+            min_coverage=min_coverage,
+            similarity=self.retriever.sentence_similarities,
         )
 
     def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:

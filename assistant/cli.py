@@ -179,7 +179,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     def on_plan(total: int) -> None:
         nonlocal bar
         if total and not args.quiet:
-            bar = tqdm(total=total, desc="embedding chunks", unit="chunk", file=sys.stderr)
+            bar = tqdm(total=total, desc="embedding chunks and sentences", unit="text",
+                       file=sys.stderr)
 
     def progress(n: int) -> None:
         if bar is not None:
@@ -215,7 +216,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"in {took:.1f} s ({settings.index_dir})."
     ]
     if summary.rebuilt_reports:
-        parts.append(f"Embedded {summary.embedded_chunks} chunks of: {', '.join(summary.rebuilt_reports)}.")
+        parts.append(
+            f"Embedded {summary.embedded_chunks} chunks and {summary.embedded_sentences} "
+            f"sentences of: {', '.join(summary.rebuilt_reports)}."
+        )
     if summary.reused_reports:
         parts.append(f"Unchanged, reused: {len(summary.reused_reports)} reports.")
     if summary.removed_reports:

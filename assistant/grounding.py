@@ -10,6 +10,9 @@ from functools import lru_cache
 
 from assistant.models import REFUSAL
 from corpus.cleaning import CJK
+from corpus.sentences import CLOSERS as _CLOSERS
+from corpus.sentences import SENTENCE_END as _SENTENCE_END
+from corpus.sentences import split_sentences
 
 REFUSAL_STEM = REFUSAL.rstrip("。")
 
@@ -45,14 +48,11 @@ _DANGLING_MARKER = re.compile(r"\^?[\[［【]\^?\s*\d{0,3}\s*$")
 _ENUMERATOR = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[）)])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
-_SENTENCE_END = "。！？；!?;"
-_CLOSERS = "”’」』）)》"
-# A sentence ends at end punctuation (with closing quotes and the markers that follow it)
-# or at a line end.
+# An answer's sentence ends at end punctuation (with closing quotes and the markers that follow
+# it) or at a line end; a passage's sentences are `corpus.sentences.split_sentences`.
 _ANSWER_SENTENCE = re.compile(
     rf"[^{_SENTENCE_END}\n]*(?:[{_SENTENCE_END}]+[{_CLOSERS}]*(?:[ \t]*\[\d+\])*|\n|$)"
 )
-_PASSAGE_SENTENCE = re.compile(rf"[^{_SENTENCE_END}\n]*(?:[{_SENTENCE_END}]+[{_CLOSERS}]*|\n|$)")
 # "根据报告，" "据《读本》：" open a sentence without stating anything.
 _LEAD_IN = re.compile(r"^\s*(?:根据|据|依据|按照)[^，,：:。]{0,15}[，,：:]")
 _NOT_CONTENT = re.compile(r"[^\w%.]|_")
@@ -175,23 +175,6 @@ def stated_loosely(figure: str, text: str) -> bool:
 
 
 # ---------------------------------------------------------------- sentences and overlap
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each sentence of `text`, surrounding whitespace excluded.
-
-    A sentence ends at `。！？；` (with the closing quotes after it) or at a line end.
-    """
-    spans: list[tuple[int, int]] = []
-    for m in _PASSAGE_SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
 
 
 def _content(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,27 @@ class HybridRetriever:
             )
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
         self._normed: list[str] | None = None  # chunk texts for quoted-term lookups, made once
+        self._last_query: tuple[str, np.ndarray] | None = None  # (text, vector) of the last search
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's vector; the last one is kept, since the answer step asks again."""
+        last = self._last_query
+        if last is None or last[0] != text:
+            last = (text, self.embedder.embed_queries([text])[0])
+            self._last_query = last
+        return last[1]
+
+    def sentence_similarities(
+        self, question: str, sentences: Sequence[str]
+    ) -> list[float | None]:
+        """Semantic (e5 cosine) similarity of `question` to each sentence, from the sentence
+        vectors the index holds; a sentence it lacks is embedded now. All None when the index
+        has no sentence vectors."""
+        store = self.index.sentences
+        if store is None or not sentences or not question.strip():
+            return [None] * len(sentences)
+        text = question.strip()[: self.embedder.max_query_chars]
+        return store.similarities(self._query_vector(text), sentences, self.embedder)
 
     def run(
         self,
@@ -147,7 +169,7 @@ class HybridRetriever:
                     "semantic search.", len(text), self.embedder.max_query_chars,
                 )
                 text = text[: self.embedder.max_query_chars]
-            qvec = self.embedder.embed_queries([text])[0]
+            qvec = self._query_vector(text)
             # Filtering happens after the FAISS search, so search deeper when filtering.
             want = depth if allowed is None else self.index.vectors.ntotal
             sims, ids = dense_search(self.index.vectors, qvec, want)

@@ -22,9 +22,10 @@ from corpus.reading import CorpusDirs, corpus_files, corpus_folders, load_report
 from embeddings.base import Embedder, ProgressFn
 from embeddings.vector_index import all_vectors, build_flat_ip, load_index, save_index
 from retriever.bm25 import BM25Index
+from retriever.sentence_vectors import SentenceVectors
 from retriever.tokenizer import TOKENIZER_VERSION, ChineseTokenizer
 
-SCHEMA_VERSION = 2  # 2: dense vectors embed the chunk text alone
+SCHEMA_VERSION = 3  # 2: dense vectors embed the chunk text alone; 3: sentence vectors
 CURRENT_FILE = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -114,6 +115,8 @@ class LoadedIndex:
     vectors: faiss.Index
     bm25: BM25Index
     size_bytes: int = 0
+    # every sentence of the chunks, embedded (`retriever.sentence_vectors`)
+    sentences: SentenceVectors | None = None
 
     @property
     def catalog(self) -> tuple[CatalogEntry, ...]:
@@ -127,6 +130,7 @@ class BuildSummary:
     reports: int
     chunks: int
     embedded_chunks: int
+    embedded_sentences: int = 0
     reused_reports: list[str] = field(default_factory=list)
     rebuilt_reports: list[str] = field(default_factory=list)
     removed_reports: list[str] = field(default_factory=list)
@@ -166,6 +170,7 @@ def load(index_dir: Path) -> LoadedIndex:
             chunks = [Chunk.from_dict(json.loads(line)) for line in fh if line.strip()]
         vectors = load_index(gen / VECTORS)
         bm25 = BM25Index.load(gen / BM25_FILE)
+        sentences = SentenceVectors.load(gen)
     except IndexMissingError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -174,12 +179,16 @@ def load(index_dir: Path) -> LoadedIndex:
             f"{_RUN_INDEX}"
         ) from exc
     expected = sum(s.n_chunks for s in manifest.sources)
-    if not (len(chunks) == vectors.ntotal == bm25.n_docs == expected) or vectors.d != manifest.dim:
+    if (
+        not (len(chunks) == vectors.ntotal == bm25.n_docs == expected)
+        or vectors.d != manifest.dim
+        or (len(sentences) and sentences.dim != manifest.dim)
+    ):
         raise IndexMissingError(
             f"The index at {index_dir} is damaged (its parts disagree in size). {_RUN_INDEX}"
         )
     size = sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
-    return LoadedIndex(gen, manifest, chunks, vectors, bm25, size)
+    return LoadedIndex(gen, manifest, chunks, vectors, bm25, size, sentences)
 
 
 def stale_reason(
@@ -220,12 +229,14 @@ def current_manifest(index_dir: Path) -> Manifest | None:
         return None
 
 
-def _try_previous(index_dir: Path) -> tuple[Manifest, list[Chunk], np.ndarray] | None:
+def _try_previous(
+    index_dir: Path,
+) -> tuple[Manifest, list[Chunk], np.ndarray, SentenceVectors | None] | None:
     try:
         loaded = load(index_dir)
     except IndexMissingError:
         return None
-    return loaded.manifest, loaded.chunks, all_vectors(loaded.vectors)
+    return loaded.manifest, loaded.chunks, all_vectors(loaded.vectors), loaded.sentences
 
 
 def build(
@@ -243,8 +254,8 @@ def build(
 ) -> BuildSummary:
     """Build or update the index. Only reports whose bytes changed are re-chunked and re-embedded.
 
-    `on_plan(n)` is told how many chunks will be embedded before embedding starts,
-    `progress(k)` after every batch. Nothing is written until all embedding is done.
+    `on_plan(n)` is told how many texts (chunks, then their sentences not embedded before) will
+    be embedded before embedding starts, `progress(k)` after every batch. Nothing is written until all embedding is done.
     `corpus_dir` is one folder or several; `hidden` file names are left out of the index.
     """
     started = time.perf_counter()
@@ -270,7 +281,7 @@ def build(
 
     old_by_file: dict[str, tuple[SourceState, list[Chunk], np.ndarray]] = {}
     if previous is not None:
-        manifest, old_chunks, old_vectors = previous
+        manifest, old_chunks, old_vectors, _ = previous
         row = 0
         for source in manifest.sources:
             rows = slice(row, row + source.n_chunks)
@@ -313,8 +324,13 @@ def build(
         if old_chunks is None:
             new_chunks[i] = chunk_report(report, chunker)
     total_new = sum(len(c) for c in new_chunks.values())
+    old_sentences = previous[3] if previous is not None else None
+    # A sentence of a changed report may already be embedded (an unchanged neighbour's, the
+    # report's previous version's): only the others are, after the chunks.
+    new_texts = [c.text for chunks in new_chunks.values() for c in chunks]
+    sentences_new = SentenceVectors.count_new(new_texts, old_sentences)
     if on_plan is not None:
-        on_plan(total_new)
+        on_plan(total_new + sentences_new)
 
     all_chunks: list[Chunk] = []
     vector_parts: list[np.ndarray] = []
@@ -342,6 +358,9 @@ def build(
         np.concatenate(vector_parts) if vector_parts else np.zeros((0, embedder.dim), np.float32)
     )
     bm25 = BM25Index.build([tokenizer.tokenize(indexed_text(c)) for c in all_chunks])
+    sentences, embedded_sentences = SentenceVectors.build(
+        (c.text for c in all_chunks), embedder, old_sentences, progress
+    )
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         created_at=time.time(),
@@ -352,13 +371,16 @@ def build(
         sources=tuple(sources),
         catalog=catalog,
     )
-    _write_generation(index_dir, manifest, all_chunks, build_flat_ip(vectors, embedder.dim), bm25)
+    _write_generation(
+        index_dir, manifest, all_chunks, build_flat_ip(vectors, embedder.dim), bm25, sentences
+    )
     return BuildSummary(
         index_dir,
         False,
         len(reports),
         len(all_chunks),
         total_new,
+        embedded_sentences=embedded_sentences,
         reused_reports=reused,
         rebuilt_reports=rebuilt,
         removed_reports=removed,
@@ -395,7 +417,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_generation(
-    index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: faiss.Index, bm25: BM25Index
+    index_dir: Path,
+    manifest: Manifest,
+    chunks: list[Chunk],
+    vectors: faiss.Index,
+    bm25: BM25Index,
+    sentences: SentenceVectors,
 ) -> Path:
     """Write a complete new generation, then flip CURRENT to it with one atomic rename."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -410,6 +437,7 @@ def _write_generation(
             os.fsync(fh.fileno())
         save_index(vectors, staging / VECTORS)
         bm25.save(staging / BM25_FILE)
+        sentences.save(staging)
         # The manifest is written last: a generation without one is never valid.
         with open(staging / MANIFEST, "w", encoding="utf-8") as fh:
             json.dump(manifest.to_dict(), fh, ensure_ascii=False, indent=1)

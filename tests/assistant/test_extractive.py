@@ -120,6 +120,31 @@ class TestExtractiveAnswer:
         apart = [named, continues, distractor]
         assert order(apart, 0.5).index(continues) > order(apart, 0.5).index(distractor)
 
+    def test_closeness_in_meaning_decides_between_sentences_the_words_cannot(self, tokenizer):
+        # Both sentences hold the question's words; only the second says where the corridor runs.
+        question = "京雄走廊从哪里延伸到哪里？"
+        passages = [
+            "京雄走廊依托北京原始创新优势，形成高质量发展走廊。",
+            "京雄走廊北起北京怀柔科学城，南至河北雄安新区。",
+        ]
+        seen: list[tuple[str, list[str]]] = []
+
+        def similarity(q, texts):
+            seen.append((q, list(texts)))
+            return [0.95 if "北起" in t else 0.80 for t in texts]
+
+        def first(**kw):
+            return score_sentences(question, passages, tokenizer, **kw)[0].text
+
+        assert first() == passages[0]
+        assert first(similarity=similarity) == passages[1]
+        assert seen == [(question, passages)]
+        # unknown similarities (None) leave the scores as they were
+        unknown = score_sentences(question, passages, tokenizer, similarity=lambda q, t: [None] * len(t))
+        assert [s.score for s in unknown] == [s.score for s in score_sentences(question, passages, tokenizer)]
+        answer = extractive_answer(question, passages, tokenizer, similarity=similarity)
+        assert quotes(answer)[0] == (passages[1], 2)
+
     def test_overlong_sentence_is_cut_at_a_clause(self, tokenizer):
         long = "全市常住人口2185.8万人，" + "，".join(["各区人口规模保持稳定"] * 30) + "。"
         answer = extractive_answer("常住人口多少", [long], tokenizer, max_chars=40)

@@ -85,7 +85,8 @@ class TestUpload:
         )
         assert summary.rebuilt_reports == ["upload_管廊年报.txt"]
         assert sorted(summary.reused_reports) == ["a_transport.txt", "b_population.txt"]
-        assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == summary.embedded_chunks > 0
+        done = summary.embedded_chunks + summary.embedded_sentences
+        assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == done > summary.embedded_chunks > 0
         assert (indexed.uploads_dir / "upload_管廊年报.txt").read_bytes() == UPLOAD_TXT.encode()
 
         texts = _search(indexed, embedder, tokenizer, "综合管廊建成里程是多少")

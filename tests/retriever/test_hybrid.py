@@ -137,3 +137,25 @@ def test_langchain_adapter_returns_documents_with_metadata(retriever):
     assert top.metadata["doc_id"] == "population"
     assert top.metadata["title"] == "人口与文化年报（2023年度）"
     assert top.metadata["chunk_id"] == top.id and top.metadata["line_start"] >= 1
+
+
+def test_sentence_similarities_reuse_the_searched_question(retriever, embedder, monkeypatch):
+    question = "全市森林覆盖率是多少？"
+    sentences = ["全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。", "城乡建设用地规模持续下降。"]
+    retriever.run(question, top_k=3)
+    calls: list[list[str]] = []
+    real = embedder.embed_queries
+
+    def counting(texts):
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed_queries", counting)
+    sims = retriever.sentence_similarities(question, sentences)
+    assert calls == []  # the search's own question vector
+    assert sims[0] > sims[1] > 0
+    expected = embedder.embed_passages(sentences) @ real([question])[0]
+    assert sims == pytest.approx(list(expected), abs=1e-3)
+    retriever.sentence_similarities("北京中轴线列入了什么名录？", sentences)
+    assert calls == [["北京中轴线列入了什么名录？"]]
+    assert retriever.sentence_similarities(question, []) == []

@@ -97,12 +97,65 @@ class TestIndexBuild:
         assert not junk.exists()
 
 
+class TestSentenceVectors:
+    """Every sentence of the chunks is embedded with them, once, and looked up by text."""
+
+    def test_every_sentence_has_its_vector(self, tiny_corpus, tmp_path, embedder, tokenizer):
+        import numpy as np
+
+        from corpus.sentences import sentence_texts
+
+        summary = _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
+        loaded = index_store.load(tmp_path / "idx")
+        texts = {t for c in loaded.chunks for t in sentence_texts(c.text)}
+        store = loaded.sentences
+        assert set(store.texts) == texts and summary.embedded_sentences == len(texts)
+        assert store.dim == 384 and {"sentences.json", "sentences.npy"} <= {
+            p.name for p in loaded.path.iterdir()
+        }
+        sentence = "全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。"
+        stored = store.vectors[store.texts.index(sentence)].astype(np.float32)
+        fresh = embedder.embed_passages([sentence])[0]
+        assert abs(float(np.linalg.norm(stored)) - 1) < 1e-2 and float(stored @ fresh) > 0.999
+        # a question is closest in meaning to the sentence that answers it
+        query = embedder.embed_queries(["全市森林覆盖率是多少？"])[0]
+        sims = store.similarities(query, store.texts)
+        assert store.texts[int(np.argmax(sims))] == sentence
+
+    def test_a_sentence_the_index_lacks_is_embedded_on_use(
+        self, tiny_corpus, tmp_path, embedder, tokenizer
+    ):
+        _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
+        store = index_store.load(tmp_path / "idx").sentences
+        query = embedder.embed_queries(["新增保障性租赁住房多少套？"])[0]
+        new = "新增保障性租赁住房8万套。"
+        assert new not in store.texts
+        assert store.similarities(query, [new]) == [None]  # no embedder: unknown
+        with_model = store.similarities(query, [new, store.texts[0]], embedder)
+        assert with_model[0] == pytest.approx(float(embedder.embed_passages([new])[0] @ query), abs=1e-3)
+        assert with_model[0] > with_model[1]
+
+    def test_an_update_embeds_only_sentences_not_seen_before(
+        self, tiny_corpus, tmp_path, embedder, tokenizer
+    ):
+        _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
+        path = tiny_corpus / "b_population.txt"
+        path.write_text(path.read_text(encoding="utf-8") + "三、住房\n新增保障性租赁住房8万套。\n", "utf-8")
+        second = _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
+        assert second.rebuilt_reports == ["b_population.txt"]
+        assert second.embedded_sentences == 1  # the added line; the report's others are reused
+        assert "新增保障性租赁住房8万套。" in index_store.load(tmp_path / "idx").sentences.texts
+
+
 class TestIndexErrors:
     def test_missing_index(self, tmp_path):
         with pytest.raises(IndexMissingError, match="planqa index"):
             index_store.load(tmp_path / "nothing")
 
-    @pytest.mark.parametrize("victim", ["chunks.jsonl", "dense.faiss", "bm25.json", "manifest.json"])
+    @pytest.mark.parametrize(
+        "victim",
+        ["chunks.jsonl", "dense.faiss", "bm25.json", "manifest.json", "sentences.json", "sentences.npy"],
+    )
     def test_damaged_part_is_one_plain_error(self, tiny_corpus, tmp_path, embedder, tokenizer, victim):
         _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
         gen = index_store.current_generation(tmp_path / "idx")
