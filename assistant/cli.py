@@ -527,6 +527,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         "dim": m.dim,
         "chunker": m.chunker,
         "chunks": len(loaded.chunks),
+        "sentences": len(loaded.sentences) if loaded.sentences is not None else 0,
         "size_bytes": loaded.size_bytes,
         "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.created_at)),
         "age_seconds": round(age_s),
@@ -543,7 +544,8 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Index: {info['index_dir']} ({loaded.size_bytes / 1e6:.1f} MB, built {info['built_at']}, "
           f"{_age(age_s)} ago)")
     print(f"Embedder: {m.embedder_id} ({m.dim}-d); chunker: {m.chunker}")
-    print(f"{len(loaded.chunks)} chunks in {len(loaded.catalog)} reports:")
+    print(f"{len(loaded.chunks)} chunks ({info['sentences']} sentences embedded) "
+          f"in {len(loaded.catalog)} reports:")
     for r in info["reports"]:
         print(f"  {r['doc_id']:<22} {r['chunks']:>5} chunks  《{r['title']}》")
     if stale:

