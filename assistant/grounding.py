@@ -12,7 +12,7 @@ from assistant.models import REFUSAL
 from corpus.cleaning import CJK
 from corpus.sentences import CLOSERS as _CLOSERS
 from corpus.sentences import SENTENCE_END as _SENTENCE_END
-from corpus.sentences import split_sentences
+from corpus.sentences import split_sentences, trimmed_span
 
 REFUSAL_STEM = REFUSAL.rstrip("。")
 
@@ -287,11 +287,7 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
     text, invalid = _normalize_markers(answer, n_passages)
     sentences: list[AnswerSentence] = []
     for m in _ANSWER_SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = trimmed_span(text, m.start(), m.end())
         if end <= start:
             continue
         body = text[start:end]

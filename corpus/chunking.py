@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from corpus.cleaning import MAX_HEADING_CHARS, is_table_row
 from corpus.models import Chunk, Report
+from corpus.sentences import trimmed_span
 
 _SENTENCE_ENDERS = "。！？；!?;"
 _CLOSERS = "”’」』）)】》\"'"
@@ -115,15 +116,7 @@ def _line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         else:
             i += 1
     spans.append((begin, end))
-    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    return [trimmed_span(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
@@ -144,9 +137,9 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
                 cut = start + max_chars
         while cut < end and text[cut] in _CLOSERS:
             cut += 1
-        pieces.append(_trim(text, start, cut))
+        pieces.append(trimmed_span(text, start, cut))
         start = cut
-    pieces.append(_trim(text, start, end))
+    pieces.append(trimmed_span(text, start, end))
     return [(s, e) for s, e in pieces if e > s]
 
 

@@ -16,16 +16,17 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
     A sentence ends at `。！？；` (with the closing quotes after it) or at a line end.
     """
-    spans: list[tuple[int, int]] = []
-    for m in _PASSAGE_SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+    spans = (trimmed_span(text, m.start(), m.end()) for m in _PASSAGE_SENTENCE.finditer(text))
+    return [(start, end) for start, end in spans if end > start]
+
+
+def trimmed_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) without the whitespace at either end (start == end if it is all space)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def sentence_texts(text: str) -> list[str]:
