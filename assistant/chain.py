@@ -541,25 +541,32 @@ class AnswerChain:
         new = [f for f in _stated_figures(reply, question) if f not in figures]
         if not new or verify_answer(reply, [h.chunk.text for h in sub]).refused:
             return None
-        for hit in sub:
-            text = hit.chunk.text
-            for start, end in split_sentences(text):
-                quote = truncate_sentence(text[start:end], _FOCUS_SENTENCE_CHARS)
-                if quote in context and new[0] in extract_figures(quote):
-                    n = next(i for i, h in enumerate(packed, start=1) if h is hit)
-                    merged = f"{first.text.rstrip()}\n另据报告：“{quote}”[{n}]"
-                    check = verify_answer(
-                        merged,
-                        passages,
-                        support_threshold=self.settings.support_threshold,
-                        question=question,
-                    )
-                    if check.refused or set(check.ungrounded_figures) - set(
-                        first.ungrounded_figures
-                    ):
-                        return None
-                    return check
-        return None
+        # the first sentence the model saw that states one of its new figures
+        found = next(
+            (
+                (hit, quote)
+                for figure in new
+                for hit in sub
+                for start, end in split_sentences(hit.chunk.text)
+                if (quote := truncate_sentence(hit.chunk.text[start:end], _FOCUS_SENTENCE_CHARS))
+                in context
+                and figure in extract_figures(quote)
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        hit, quote = found
+        n = next(i for i, h in enumerate(packed, start=1) if h is hit)
+        check = verify_answer(
+            f"{first.text.rstrip()}\n另据报告：“{quote}”[{n}]",
+            passages,
+            support_threshold=self.settings.support_threshold,
+            question=question,
+        )
+        if check.refused or set(check.ungrounded_figures) - set(first.ungrounded_figures):
+            return None
+        return check
 
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
@@ -763,14 +770,14 @@ def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list
     ]
 
 
+_BARE_YEAR = re.compile(r"(?:19|20)\d\d年?度?")
+
+
 def _stated_figures(text: str, question: str) -> list[str]:
     """The figures of an answer other than bare years (`2023年`, which name the compared sides)
     and the question's own ("50米内换乘的站点占比")."""
     asked = set(extract_figures(question))
     return [f for f in extract_figures(text) if not _BARE_YEAR.fullmatch(f) and f not in asked]
-
-
-_BARE_YEAR = re.compile(r"(?:19|20)\d\d年?度?")
 
 
 def _has_content(text: str, report_names: Iterable[str] = ()) -> bool:

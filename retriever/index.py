@@ -255,7 +255,8 @@ def build(
     """Build or update the index. Only reports whose bytes changed are re-chunked and re-embedded.
 
     `on_plan(n)` is told how many texts (chunks, then their sentences not embedded before) will
-    be embedded before embedding starts, `progress(k)` after every batch. Nothing is written until all embedding is done.
+    be embedded before embedding starts, `progress(k)` after every batch. Nothing is written
+    until all embedding is done.
     `corpus_dir` is one folder or several; `hidden` file names are left out of the index.
     """
     started = time.perf_counter()
