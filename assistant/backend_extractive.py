@@ -132,20 +132,21 @@ def score_sentences(
     total = sum(idf.values())
     wants_figure = bool(_QUANTITY_CUES.search(question))
     defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
-    close = (
-        similarity(question, [text for *_, text, _ in candidates])
-        if similarity is not None
-        else [None] * len(candidates)
-    )
+    coverages = [sum(idf[t] for t in terms if t in tokens) / total for *_, tokens in candidates]
+    # Only a sentence holding a question term is scored, so only it is compared in meaning.
+    held = [c[4] for c, coverage in zip(candidates, coverages, strict=True) if coverage > 0]
+    close = iter(similarity(question, held) if similarity is not None else [None] * len(held))
     scored: list[ScoredSentence] = []
     previous: dict[tuple[int, int], frozenset[str]] = (
         {(n, position + 1): tokens for n, position, _, _, _, tokens in candidates} if carry else {}
     )
-    for (n, position, start, end, text, tokens), sim in zip(candidates, close, strict=True):
-        coverage = sum(idf[t] for t in terms if t in tokens) / total
+    for (n, position, start, end, text, tokens), coverage in zip(
+        candidates, coverages, strict=True
+    ):
         if coverage <= 0:
             continue
         score = coverage + _RANK_BONUS * (1 - (n - 1) / len(passages))
+        sim = next(close)
         if sim is not None:
             score += _DENSE_WEIGHT * (sim - _DENSE_CENTER)
         if carry:

@@ -527,7 +527,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
         "dim": m.dim,
         "chunker": m.chunker,
         "chunks": len(loaded.chunks),
-        "sentences": len(loaded.sentences) if loaded.sentences is not None else 0,
+        "sentences": len(loaded.sentences),
         "size_bytes": loaded.size_bytes,
         "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.created_at)),
         "age_seconds": round(age_s),

@@ -111,13 +111,11 @@ class HybridRetriever:
         self, question: str, sentences: Sequence[str]
     ) -> list[float | None]:
         """Semantic (e5 cosine) similarity of `question` to each sentence, from the sentence
-        vectors the index holds; a sentence it lacks is embedded now. All None when the index
-        has no sentence vectors."""
-        store = self.index.sentences
-        if store is None or not sentences or not question.strip():
+        vectors the index holds; a sentence it lacks is embedded now."""
+        if not sentences or not question.strip():
             return [None] * len(sentences)
         text = question.strip()[: self.embedder.max_query_chars]
-        return store.similarities(self._query_vector(text), sentences, self.embedder)
+        return self.index.sentences.similarities(self._query_vector(text), sentences, self.embedder)
 
     def run(
         self,

@@ -19,6 +19,7 @@ from corpus.chunking import ChunkerSettings, chunk_report
 from corpus.errors import IndexMissingError
 from corpus.models import CatalogEntry, Chunk, Report
 from corpus.reading import CorpusDirs, corpus_files, corpus_folders, load_reports, sha256_file
+from corpus.sentences import sentence_texts
 from embeddings.base import Embedder, ProgressFn
 from embeddings.vector_index import all_vectors, build_flat_ip, load_index, save_index
 from retriever.bm25 import BM25Index
@@ -114,9 +115,9 @@ class LoadedIndex:
     chunks: list[Chunk]
     vectors: faiss.Index
     bm25: BM25Index
-    size_bytes: int = 0
     # every sentence of the chunks, embedded (`retriever.sentence_vectors`)
-    sentences: SentenceVectors | None = None
+    sentences: SentenceVectors
+    size_bytes: int = 0
 
     @property
     def catalog(self) -> tuple[CatalogEntry, ...]:
@@ -182,13 +183,13 @@ def load(index_dir: Path) -> LoadedIndex:
     if (
         not (len(chunks) == vectors.ntotal == bm25.n_docs == expected)
         or vectors.d != manifest.dim
-        or (len(sentences) and sentences.dim != manifest.dim)
+        or sentences.dim != manifest.dim
     ):
         raise IndexMissingError(
             f"The index at {index_dir} is damaged (its parts disagree in size). {_RUN_INDEX}"
         )
     size = sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
-    return LoadedIndex(gen, manifest, chunks, vectors, bm25, size, sentences)
+    return LoadedIndex(gen, manifest, chunks, vectors, bm25, sentences, size)
 
 
 def stale_reason(
@@ -231,7 +232,7 @@ def current_manifest(index_dir: Path) -> Manifest | None:
 
 def _try_previous(
     index_dir: Path,
-) -> tuple[Manifest, list[Chunk], np.ndarray, SentenceVectors | None] | None:
+) -> tuple[Manifest, list[Chunk], np.ndarray, SentenceVectors] | None:
     try:
         loaded = load(index_dir)
     except IndexMissingError:
@@ -326,12 +327,19 @@ def build(
             new_chunks[i] = chunk_report(report, chunker)
     total_new = sum(len(c) for c in new_chunks.values())
     old_sentences = previous[3] if previous is not None else None
-    # A sentence of a changed report may already be embedded (an unchanged neighbour's, the
-    # report's previous version's): only the others are, after the chunks.
-    new_texts = [c.text for chunks in new_chunks.values() for c in chunks]
-    sentences_new = SentenceVectors.count_new(new_texts, old_sentences)
+    # Every sentence of the new index; those the previous one holds (an unchanged report's, a
+    # changed report's unchanged lines) are reused, the others embedded after the chunks.
+    sentence_list = list(
+        dict.fromkeys(
+            s
+            for i, (_, old_chunks, _) in enumerate(plan)
+            for c in (old_chunks if old_chunks is not None else new_chunks[i])
+            for s in sentence_texts(c.text)
+        )
+    )
+    unseen = [s for s in sentence_list if old_sentences is None or s not in old_sentences]
     if on_plan is not None:
-        on_plan(total_new + sentences_new)
+        on_plan(total_new + len(unseen))
 
     all_chunks: list[Chunk] = []
     vector_parts: list[np.ndarray] = []
@@ -359,9 +367,7 @@ def build(
         np.concatenate(vector_parts) if vector_parts else np.zeros((0, embedder.dim), np.float32)
     )
     bm25 = BM25Index.build([tokenizer.tokenize(indexed_text(c)) for c in all_chunks])
-    sentences, embedded_sentences = SentenceVectors.build(
-        (c.text for c in all_chunks), embedder, old_sentences, progress
-    )
+    sentences = SentenceVectors.build(sentence_list, unseen, embedder, old_sentences, progress)
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         created_at=time.time(),
@@ -381,7 +387,7 @@ def build(
         len(reports),
         len(all_chunks),
         total_new,
-        embedded_sentences=embedded_sentences,
+        embedded_sentences=len(unseen),
         reused_reports=reused,
         rebuilt_reports=rebuilt,
         removed_reports=removed,

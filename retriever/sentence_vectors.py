@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from corpus.sentences import sentence_texts
 from embeddings.base import Embedder, ProgressFn
 
 TEXTS_FILE = "sentences.json"
@@ -40,6 +39,9 @@ class SentenceVectors:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._row
 
     @property
     def dim(self) -> int:
@@ -67,32 +69,22 @@ class SentenceVectors:
     @classmethod
     def build(
         cls,
-        passages: Iterable[str],
+        texts: Sequence[str],
+        unseen: Sequence[str],
         embedder: Embedder,
         previous: SentenceVectors | None = None,
         progress: ProgressFn | None = None,
-    ) -> tuple[SentenceVectors, int]:
-        """Vectors for every sentence of `passages`, reusing `previous` ones (same embedder);
-        returns the store and how many sentences were embedded."""
-        texts = list(dict.fromkeys(s for p in passages for s in sentence_texts(p)))
-        reused = previous._row if previous is not None else {}
-        new = [t for t in texts if t not in reused]
+    ) -> SentenceVectors:
+        """A store of `texts` (distinct sentences): `unseen` ones are embedded, the others are
+        taken from `previous` (same embedder)."""
+        fresh = dict(zip(unseen, embedder.embed_passages(unseen, progress=progress), strict=True))
         vectors = np.zeros((len(texts), embedder.dim), dtype=np.float16)
-        fresh = embedder.embed_passages(new, progress=progress) if new else np.zeros((0, 0))
-        made = dict(zip(new, range(len(new)), strict=True))
         for i, text in enumerate(texts):
-            if text in made:
-                vectors[i] = fresh[made[text]]
+            if text in fresh:
+                vectors[i] = fresh[text]
             else:
-                vectors[i] = previous.vectors[reused[text]]  # type: ignore[union-attr]
-        return cls(texts, vectors), len(new)
-
-    @staticmethod
-    def count_new(passages: Iterable[str], previous: SentenceVectors | None) -> int:
-        """How many sentences of `passages` `build` would embed."""
-        known = previous._row if previous is not None else {}
-        texts = dict.fromkeys(s for p in passages for s in sentence_texts(p))
-        return sum(1 for t in texts if t not in known)
+                vectors[i] = previous.vectors[previous._row[text]]  # type: ignore[union-attr]
+        return cls(texts, vectors)
 
     def save(self, folder: Path) -> None:
         """Write both files into `folder` (a generation being staged), synced to disk."""
