@@ -303,7 +303,12 @@ def content_words(text: str, tokenizer: ChineseTokenizer) -> list[str]:
         # A word the tagger cut differently is tagged by its parts; a planning term it does
         # not know ("北三县") is tagged x, a content word.
         parts = [tags[word]] if word in tags else list(tokenizer.word_tags(word).values())
-        return bool(parts) and all(tag.startswith(_REPLACEABLE_TAGS) for tag in parts)
+        # A unit of two characters or more is what is asked for ("多少千伏" rewritten as the
+        # previous question's "有多长" has lost it); a one-character one ("几座") is not.
+        return bool(parts) and all(
+            tag.startswith(_REPLACEABLE_TAGS) and not (tag == "q" and len(word) >= 2)
+            for tag in parts
+        )
 
     return [
         t for t in dict.fromkeys(tokenizer.tokenize(text))
@@ -333,7 +338,11 @@ _ASKS = re.compile(r"[？?]|多少|几|哪|什么|谁|何|如何|怎|是否|吗|
 
 def clean_rewrite(text: str, fallback: str) -> str:
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
-    line = re.sub(r"^(独立问题|改写后的问题|问题)[:：]\s*", "", line).strip("“”\"' ")
+    line = re.sub(r"^(独立问题|改写后的问题|问题)[:：]\s*", "", line).strip("\"' ")
+    # Quotes around the whole line go; a question that starts or ends with a quoted term
+    # ("“一带”和“一轴”各依托什么？") keeps its quotes.
+    if line.startswith("“") and line.endswith("”") and line.count("“") == 1:
+        line = line[1:-1].strip()
     if not line or len(line) > 200 or line == REFUSAL or not _ASKS.search(line):
         return fallback
     return line

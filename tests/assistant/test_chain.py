@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from assistant.backend_openai import make_openai_chat_model
-from assistant.chain import AnswerChain, drops_words, heuristic_rewrite, pack_context
+from assistant.chain import (
+    AnswerChain,
+    clean_rewrite,
+    drops_words,
+    heuristic_rewrite,
+    pack_context,
+)
 from assistant.models import REFUSAL, Turn
 from assistant.settings import ChainSettings
 from corpus.chunking import ChunkerSettings
@@ -93,6 +99,16 @@ def test_unreachable_server_falls_back_to_extractive(retriever):
     assert "2185.8万人" in answer.answer and answer.grounded
 
 
+def test_clean_rewrite_keeps_the_quotes_of_a_quoted_term():
+    assert clean_rewrite("“一带”和“一轴”各依托什么？", "F") == "“一带”和“一轴”各依托什么？"
+    assert clean_rewrite("城市副中心的“一核”指哪里？”", "F") == "城市副中心的“一核”指哪里？”"
+    # Quotes or a label around the whole rewrite go.
+    assert clean_rewrite("“北三县的常住人口是多少？”", "F") == "北三县的常住人口是多少？"
+    assert clean_rewrite('独立问题："城市副中心有多大？"', "F") == "城市副中心有多大？"
+    # No question left (the model answered instead): the fallback.
+    assert clean_rewrite("“一带”依托大运河。", "F") == "F"
+
+
 def test_heuristic_rewrite():
     history = [Turn("2024年北京常住人口是多少？")]
     assert heuristic_rewrite("那2023年呢？", history) == "2023年北京常住人口是多少？"
@@ -122,6 +138,11 @@ def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
     assert drops_words("具体是哪几条线路开通了？", "2024年开通了哪些轨道交通线路？", tokenizer) == []
     assert drops_words("加上北三县一共多大？", "通州区总面积是多少？", tokenizer) == ["北三县"]
     assert drops_words("这个规划要构建什么样的空间格局？", "规划的远景展望到哪一年？", tokenizer) == ["空间", "格局"]
+    # A unit asked for is kept too: the previous question's "有多长" is not "多少千伏"; a
+    # one-character unit ("几座") may be reworded ("多少座").
+    assert drops_words("这条线路是多少千伏的？", "“吉电进京”特高压线路在通州境内有多长？", tokenizer) == ["千伏"]
+    assert drops_words("这条线路是多少千伏的？", "“吉电进京”特高压线路是多少千伏的？", tokenizer) == []
+    assert drops_words("在通州设了几座？", "平谷线在通州设了多少座车站？", tokenizer) == []
     # The model's rewrite keeps the follow-up's words: used.
     good = AnswerChain(retriever, _scripted("2023年末城六区常住人口是多少？"), "local")
     assert good.rewrite("城六区呢？", history) == "2023年末城六区常住人口是多少？"
