@@ -284,6 +284,13 @@ class Settings:
                     f"PLANQA_CONTEXT_MODE must be {' or '.join(CONTEXT_MODES)}, got {mode!r}."
                 )
             settings = replace(settings, chain=replace(settings.chain, context_mode=mode))
+        switches = {
+            name: _switch(env, f"PLANQA_{name.upper()}")
+            for name in _CHAIN_SWITCHES
+            if env.get(f"PLANQA_{name.upper()}", "").strip()
+        }
+        if switches:
+            settings = replace(settings, chain=replace(settings.chain, **switches))
         if env.get("PLANQA_ADMIN_PASSWORD"):
             settings = replace(settings, admin_password=env["PLANQA_ADMIN_PASSWORD"])
         if env.get("PLANQA_UPLOAD_MAX_MB"):
@@ -309,7 +316,11 @@ class Settings:
 
 # Settings a TOML file may hold, with the TOML types each accepts. The names are the
 # environment variables' without the PLANQA_ prefix, in lower case.
-_STR, _INT, _NUM = (str,), (int,), (int, float)
+_STR, _INT, _NUM, _BOOL = (str,), (int,), (int, float), (bool,)
+# The answer chain's extra steps, each on by default and each one more model turn at most when
+# it applies: a model rewrite of a follow-up, a second look when the model refuses, its answer
+# with the refusal ruled out, the other side of a one-sided comparison (`ChainSettings`).
+_CHAIN_SWITCHES = ("rewrite_with_model", "look_again", "answer_anyway", "complete_comparisons")
 CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "backend": _STR,
     "model": _STR,
@@ -331,6 +342,7 @@ CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "data_dir": _STR,
     "admin_password": _STR,
     "upload_max_mb": _INT,
+    **{name: _BOOL for name in _CHAIN_SWITCHES},
 }
 # Folders named in a file are relative to the file, not to wherever the program was started.
 _PATH_KEYS = ("corpus_dir", "index_dir", "data_dir")
@@ -365,12 +377,14 @@ def read_config_file(path: Path) -> dict[str, str]:
                 f"The settings file {path} has an unknown setting {key!r}; "
                 f"known settings are: {', '.join(CONFIG_KEYS)}."
             )
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            wanted = "text" if kinds is _STR else "a whole number" if kinds is _INT else "a number"
+        if isinstance(value, bool) != (kinds is _BOOL) or not isinstance(value, kinds):
+            wanted = {_STR: "text", _INT: "a whole number", _BOOL: "true or false"}.get(
+                kinds, "a number"
+            )
             raise PlanQAError(
                 f"In the settings file {path}, {key!r} must be {wanted}, got {value!r}."
             )
-        text = str(value)
+        text = str(value).lower() if kinds is _BOOL else str(value)
         if key in _PATH_KEYS and text:
             folder = Path(text).expanduser()
             text = str(folder if folder.is_absolute() else path.parent / folder)
@@ -383,6 +397,16 @@ def _number(env: Mapping[str, str], key: str, kind: type) -> int | float:
         return kind(env[key])
     except ValueError as exc:
         raise PlanQAError(f"{key} must be a number, got {env[key]!r}.") from exc
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _switch(env: Mapping[str, str], key: str) -> bool:
+    value = env[key].strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise PlanQAError(f"{key} must be true or false (or 1 / 0), got {env[key]!r}.")
+    return value in _TRUE
 
 
 def _backend_from_env(env: Mapping[str, str]) -> BackendSettings:

@@ -158,3 +158,31 @@ def test_context_min_ratio_from_the_environment_and_a_file(tmp_path):
     config = tmp_path / "planqa.toml"
     config.write_text("context_min_ratio = 0.25\n", encoding="utf-8")
     assert Settings.from_env({"PLANQA_CONFIG": str(config)}).chain.context_min_ratio == 0.25
+
+
+def test_the_chains_extra_model_turns_can_be_switched_off(tmp_path):
+    on = Settings.from_env({}).chain
+    assert (on.rewrite_with_model, on.look_again, on.answer_anyway, on.complete_comparisons) == (
+        True, True, True, True
+    )
+    off = Settings.from_env(
+        {"PLANQA_LOOK_AGAIN": "0", "PLANQA_ANSWER_ANYWAY": " False ", "PLANQA_COMPLETE_COMPARISONS": "off"}
+    ).chain
+    assert (off.look_again, off.answer_anyway, off.complete_comparisons) == (False, False, False)
+    assert off.rewrite_with_model  # not named: left as it was
+    assert Settings.from_env({"PLANQA_REWRITE_WITH_MODEL": "no"}).chain.rewrite_with_model is False
+    assert Settings.from_env({"PLANQA_LOOK_AGAIN": "YES"}).chain.look_again is True
+    with pytest.raises(PlanQAError, match="PLANQA_LOOK_AGAIN must be true or false"):
+        Settings.from_env({"PLANQA_LOOK_AGAIN": "maybe"})
+    config = tmp_path / "planqa.toml"
+    config.write_text("answer_anyway = false\nlook_again = true\n", encoding="utf-8")
+    chain = Settings.from_env({"PLANQA_CONFIG": str(config)}).chain
+    assert (chain.answer_anyway, chain.look_again) == (False, True)
+    # The environment wins over the file.
+    chain = Settings.from_env({"PLANQA_CONFIG": str(config), "PLANQA_ANSWER_ANYWAY": "1"}).chain
+    assert chain.answer_anyway is True
+    # A switch is true or false in TOML, not text or a number; a number is not a switch.
+    for bad in ('answer_anyway = "no"', "answer_anyway = 0", "context_chars = true"):
+        config.write_text(bad + "\n", encoding="utf-8")
+        with pytest.raises(PlanQAError, match="must be"):
+            Settings.from_env({"PLANQA_CONFIG": str(config)})
