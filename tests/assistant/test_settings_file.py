@@ -182,7 +182,11 @@ def test_the_chains_extra_model_turns_can_be_switched_off(tmp_path):
     chain = Settings.from_env({"PLANQA_CONFIG": str(config), "PLANQA_ANSWER_ANYWAY": "1"}).chain
     assert chain.answer_anyway is True
     # A switch is true or false in TOML, not text or a number; a number is not a switch.
-    for bad in ('answer_anyway = "no"', "answer_anyway = 0", "context_chars = true"):
+    for bad, why in (
+        ('answer_anyway = "no"', "'answer_anyway' must be true or false, got 'no'"),
+        ("answer_anyway = 0", "'answer_anyway' must be true or false, got 0"),
+        ("context_chars = true", "'context_chars' must be a whole number, got True"),
+    ):
         config.write_text(bad + "\n", encoding="utf-8")
-        with pytest.raises(PlanQAError, match="must be"):
+        with pytest.raises(PlanQAError, match=why):
             Settings.from_env({"PLANQA_CONFIG": str(config)})
