@@ -302,12 +302,12 @@ def content_words(text: str, tokenizer: ChineseTokenizer) -> list[str]:
             return True
         # A word the tagger cut differently is tagged by its parts; a planning term it does
         # not know ("北三县") is tagged x, a content word.
-        parts = [tags[word]] if word in tags else list(tokenizer.word_tags(word).values())
+        parts = {word: tags[word]} if word in tags else tokenizer.word_tags(word)
         # A unit of two characters or more is what is asked for ("多少千伏" rewritten as the
         # previous question's "有多长" has lost it); a one-character one ("几座") is not.
         return bool(parts) and all(
-            tag.startswith(_REPLACEABLE_TAGS) and not (tag == "q" and len(word) >= 2)
-            for tag in parts
+            tag.startswith(_REPLACEABLE_TAGS) and not (tag == "q" and len(part) >= 2)
+            for part, tag in parts.items()
         )
 
     return [
