@@ -12,7 +12,7 @@ import jieba
 
 DATA_DIR = Path(__file__).with_name("data")
 # Bump when tokenisation changes: a persisted BM25 index from another version is rebuilt.
-TOKENIZER_VERSION = "jieba-search-v1"
+TOKENIZER_VERSION = "jieba-search-v2"
 
 _UNITS = (
     "万平方公里|平方公里|平方千米|平方米|万平方米|万亩|公顷|万公顷|亩|万千瓦|千瓦|千米|公里|米|"
@@ -21,6 +21,11 @@ _UNITS = (
 )
 _NUMBER = re.compile(rf"\d+(?:[.,]\d+)*(?:{_UNITS})?")
 _WORDLIKE = re.compile(r"[\w]", re.UNICODE)
+# Question words the stopword list cannot spell out, as jieba cuts them: 哪儿, 哪几个, 哪一年,
+# 哪天, 几条, 几座, 多长, 多大. No report uses them, so they weighed most in a question's
+# coverage (a word no passage holds pulls it down) and colloquial questions ("京津走廊是从哪儿到
+# 哪儿？") were refused as off-topic.
+_QUESTION_WORD = re.compile(r"^(?:哪|几(?!乎)|多[少长大高远久宽深重]$)")
 
 
 class ChineseTokenizer:
@@ -70,7 +75,10 @@ class ChineseTokenizer:
         return [
             w
             for w in self._jieba.lcut_for_search(text)
-            if w.strip() and w not in self.stopwords and _WORDLIKE.search(w)
+            if w.strip()
+            and w not in self.stopwords
+            and _WORDLIKE.search(w)
+            and not _QUESTION_WORD.match(w)
         ]
 
     @cached_property

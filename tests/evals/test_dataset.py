@@ -44,6 +44,15 @@ def test_file_loads_and_is_big_enough(questions):
     assert sum(q.type == "unanswerable" for q in questions) >= 0.15 * len(questions)
 
 
+def test_the_second_question_set_loads_and_shares_no_id_or_question(questions):
+    # evals/qa_fresh.jsonl: written later, without reading qa.jsonl (evals/README.md)
+    fresh = load_questions(ROOT / "evals" / "qa_fresh.jsonl")
+    assert len(fresh) >= 50 and {q.split for q in fresh} == {"dev"}
+    assert sum(q.type == "unanswerable" for q in fresh) >= 5
+    assert not {q.id for q in fresh} & {q.id for q in questions}
+    assert not {q.question for q in fresh} & {q.question for q in questions}
+
+
 def test_ids_unique(questions):
     ids = [q.id for q in questions]
     assert len(ids) == len(set(ids))

@@ -27,6 +27,15 @@ def test_stopwords_and_punctuation_dropped(tok):
     assert "常住人口" in tokens
 
 
+def test_question_words_are_not_terms(tok):
+    # No report says 哪儿, 几条 or 多长: as terms they made a question look off-topic.
+    tokens = tok.tokenize("京津走廊是从哪儿到哪儿？现在一共有几条线路，大概多长？哪几个区？")
+    assert tokens == ["京津", "走廊", "线路", "区"]
+    # words that only start like a question word stay
+    tokens = tok.tokenize("构建多层次轨道交通体系，几乎覆盖多数地区")
+    assert {"多层次", "几乎", "多数", "地区"} <= set(tokens)
+
+
 def test_place_names_are_the_same_on_every_call():
     # A stock jieba POSTokenizer takes over the user dictionary's tags (all `n`) on its first
     # cut only, so a fresh tokenizer's first and second answers used to differ.
