@@ -91,8 +91,15 @@ def asked_kind(question: str) -> str:
     return ""
 
 
-def misfit(question: str, answer: str, passages: Sequence[str]) -> str:
-    """Why `answer` does not answer `question` from `passages`, in words for the user; "" if it does."""
+def misfit(
+    question: str, answer: str, passages: Sequence[str], cited: Sequence[str] = ()
+) -> str:
+    """Why `answer` does not answer `question` from `passages`, in words for the user; "" if it does.
+
+    `cited`: the passages the answer cites. When there are any, at least one of the answer's
+    figures must be in them: "新建了5个5G基站[3][5]" citing a passage with "5G" and "表5-1" only
+    states a count no cited sentence gives (an answer with some cited figures and some not is
+    shown, marked ungrounded)."""
     text = strip_markers(answer)
     if _NOT_GIVEN.search(text):
         return "模型表示段落中没有给出答案"
@@ -104,6 +111,10 @@ def misfit(question: str, answer: str, passages: Sequence[str]) -> str:
         return ""
     if not any(figure_in_text(f, p) or stated_loosely(f, p) for f in figures for p in passages):
         return f"回答中的数字（{'、'.join(figures)}）在报告段落中找不到"
+    if cited and not any(
+        figure_in_text(f, p) or stated_loosely(f, p) for f in figures for p in cited
+    ):
+        return f"回答中的数字（{'、'.join(figures)}）不在所引的报告原文中"
     kind = asked_kind(question)
     kinds = {_unit_kind(split_figure(f)[1]) for f in figures}
     if kind and kind not in kinds and "" not in kinds:

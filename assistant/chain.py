@@ -677,7 +677,11 @@ class AnswerChain:
             for n in check.cited
             if 0 < n <= len(packed)
         )
-        why = misfit(standalone, check.text, passages) if s.check_answer_fit else ""
+        why = (
+            misfit(standalone, check.text, passages, [c.hit.chunk.text for c in citations])
+            if s.check_answer_fit
+            else ""
+        )
         # A quoted sentence was chosen for covering the question's words, its year and places
         # included (and `unmatched_specifics` checked them first); a model picks its own.
         if not why and s.check_cited_specifics and used_backend != "extractive":

@@ -169,7 +169,10 @@ def stated_loosely(figure: str, text: str) -> bool:
     # Not `_normalize_text`: it joins `52\t预期性` into `52预期性`, hiding the cell's end.
     haystack = unicodedata.normalize("NFKC", _THOUSANDS.sub("", text))
     for m in _whole_numbers(number, haystack):
-        if not re.match(rf" ?[{CJK}%‰]", haystack[m.end() : m.end() + 2]):
+        # nor a name or a label: `5G`, `PM2.5`, `表5-1`
+        if re.match(rf" ?[{CJK}%‰A-Za-z]|-\d", haystack[m.end() : m.end() + 2]):
+            continue
+        if not re.search(r"[A-Za-z]$", haystack[: m.start()]):
             return True
     return False
 

@@ -21,6 +21,12 @@ _UNITS = (
 )
 _NUMBER = re.compile(rf"\d+(?:[.,]\d+)*(?:{_UNITS})?")
 _WORDLIKE = re.compile(r"[\w]", re.UNICODE)
+# Words jieba's dictionary tags as places (`ns`) that in these questions are not: "新建几座消防站"
+# (to build), "都市圈", "城市副中心", "三区叠加", "平原新城". An answer's cited text need not repeat
+# them (`assistant.chain.uncited_specifics`).
+_NOT_PLACES = frozenset(
+    {"新建", "城市", "都市", "新城", "三区", "三镇", "美丽", "串联", "关联", "河湖", "海港", "周边地区"}
+)
 # Question words the stopword list cannot spell out, as jieba cuts them: 哪儿, 哪几个, 哪一年,
 # 哪天, 几条, 几座, 多长, 多大. No report uses them, so they weighed most in a question's
 # coverage (a word no passage holds pulls it down) and colloquial questions ("京津走廊是从哪儿到
@@ -105,4 +111,10 @@ class ChineseTokenizer:
     def place_names(self, text: str) -> list[str]:
         """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
         words = self._tagged(text)
-        return list(dict.fromkeys(w.word for w in words if w.flag == "ns" and len(w.word) >= 2))
+        return list(
+            dict.fromkeys(
+                w.word
+                for w in words
+                if w.flag == "ns" and len(w.word) >= 2 and w.word not in _NOT_PLACES
+            )
+        )

@@ -103,7 +103,24 @@ def test_asked_kind():
     assert asked_kind("建设工期有多长时间？") == ""
 
 
+def test_an_answer_none_of_whose_figures_is_in_what_it_cites_misfits():
+    question = "2024年北京新建了多少个5G基站？"
+    cited = ["推动5G、光纤网络向农村地区延伸。\n表5-1镇村基础设施", "2024年全市新建学校19所。"]
+    answer = "2024年北京新建了5个5G基站。[1][2]"
+    # an uncited passage states 5个: the figure is real, but not where the answer says
+    passages = [*cited, "建成5个示范片区。"]
+    assert misfit(question, answer, passages) == ""
+    assert "不在所引的报告原文中" in misfit(question, answer, passages, cited)
+    # one cited figure is enough; the others are the grounding check's to flag
+    assert misfit(question, "新建5个，学校19所。[1][2]", passages, cited) == ""
+    assert misfit(question, answer, passages, ["全市建成5个示范片区。"]) == ""
+
+
 def test_stated_loosely_only_without_a_unit():
     assert stated_loosely("52%", "占比（%）\t≥52\t预期性")
+    # a number inside a name or a label is not a value
+    assert not stated_loosely("5个", "推动5G、光纤网络延伸")
+    assert not stated_loosely("5个", "表5-1镇村基础设施")
+    assert not stated_loosely("2.5", "PM2.5浓度")
     assert not stated_loosely("6.45亿元", "年均增长6.45%，")
     assert not stated_loosely("5", "2185.8万人")

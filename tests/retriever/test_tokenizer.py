@@ -49,3 +49,16 @@ def test_place_names_are_the_same_on_every_call():
 def test_place_names_skip_planning_terms_and_plain_words(tok):
     names = tok.place_names("城市副中心的常住人口规模是多少？")
     assert names == []
+
+
+@pytest.mark.parametrize(
+    ("question", "places"),
+    [
+        ("通州十五五要新建扩建多少座110千伏变电站？", ["通州"]),  # 新建: to build
+        ("石家庄都市圈里哪几个城市被纳入首都都市圈？", []),
+        ("北京大兴国际机场临空经济区的“三区叠加”是哪三区？", ["北京"]),
+        ("天津市滨海新区和河北廊坊", ["天津市", "滨海新区", "河北", "廊坊"]),
+    ],
+)
+def test_words_tagged_as_places_that_are_not_are_left_out(tok, question, places):
+    assert tok.place_names(question) == places
