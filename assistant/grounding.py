@@ -172,7 +172,8 @@ def stated_loosely(figure: str, text: str) -> bool:
         # nor a name or a label: `5G`, `PM2.5`, `表5-1`
         if re.match(rf" ?[{CJK}%‰A-Za-z]|-\d", haystack[m.end() : m.end() + 2]):
             continue
-        if not re.search(r"[A-Za-z]$", haystack[: m.start()]):
+        before = haystack[m.start() - 1] if m.start() else ""
+        if not (before.isascii() and before.isalpha()):
             return True
     return False
 

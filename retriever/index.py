@@ -203,6 +203,9 @@ def stale_reason(
     does. `hidden` file names count as not in the corpus."""
     if embedder_id is not None and embedder_id != loaded.manifest.embedder_id:
         return f"it was built with embedder {loaded.manifest.embedder_id}, not {embedder_id}"
+    if loaded.manifest.tokenizer != TOKENIZER_VERSION:
+        # its BM25 terms were cut another way than a question's are now
+        return f"it was built with tokenizer {loaded.manifest.tokenizer}, not {TOKENIZER_VERSION}"
     indexed = {s.file: s.sha256 for s in loaded.manifest.sources}
     if not all(folder.is_dir() for folder in corpus_folders(corpus_dir)):
         return ""  # searching a built index does not need the sources

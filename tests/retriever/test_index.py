@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import pytest
 from corpus.chunking import ChunkerSettings
 from corpus.errors import IndexMissingError
 from retriever import index as index_store
+from retriever.tokenizer import TOKENIZER_VERSION
 
 
 def _build(corpus, index_dir, embedder, tokenizer, **kw):
@@ -189,3 +191,11 @@ class TestIndexErrors:
         os.remove(tiny_corpus / "c_new.txt")
         (tiny_corpus / "a_transport.txt").write_text("改了。\n", encoding="utf-8")
         assert "a_transport.txt" in index_store.stale_reason(loaded, tiny_corpus)
+
+    def test_an_index_cut_by_another_tokenizer_is_stale(self, tiny_corpus, tmp_path, embedder, tokenizer):
+        _build(tiny_corpus, tmp_path / "idx", embedder, tokenizer)
+        loaded = index_store.load(tmp_path / "idx")
+        older = dataclasses.replace(loaded, manifest=dataclasses.replace(loaded.manifest, tokenizer="jieba-search-v1"))
+        assert index_store.stale_reason(older, tiny_corpus) == (
+            f"it was built with tokenizer jieba-search-v1, not {TOKENIZER_VERSION}"
+        )
