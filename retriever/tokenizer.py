@@ -11,7 +11,8 @@ from pathlib import Path
 import jieba
 
 DATA_DIR = Path(__file__).with_name("data")
-# Bump when tokenisation changes: a persisted BM25 index from another version is rebuilt.
+# Bump when tokenisation changes: an index built by another version is out of date (searching it
+# is refused until `planqa index` rebuilds it).
 TOKENIZER_VERSION = "jieba-search-v2"
 
 _UNITS = (
