@@ -109,11 +109,9 @@ def misfit(
         if _ASKS_QUANTITY.search(question) and not _CHINESE_QUANTITY.search(text):
             return "问题问的是数量，回答中没有数字"
         return ""
-    if not any(figure_in_text(f, p) or stated_loosely(f, p) for f in figures for p in passages):
+    if not _states_any(figures, passages):
         return f"回答中的数字（{'、'.join(figures)}）在报告段落中找不到"
-    if cited and not any(
-        figure_in_text(f, p) or stated_loosely(f, p) for f in figures for p in cited
-    ):
+    if cited and not _states_any(figures, cited):
         return f"回答中的数字（{'、'.join(figures)}）不在所引的报告原文中"
     kind = asked_kind(question)
     kinds = {_unit_kind(split_figure(f)[1]) for f in figures}
@@ -123,6 +121,11 @@ def misfit(
     if counter and not _counts_in(counter.group(1), figures, text):
         return f"问题问的是多少{counter.group(1)}，回答中的数字不是以“{counter.group(1)}”计"
     return ""
+
+
+def _states_any(figures: Sequence[str], texts: Sequence[str]) -> bool:
+    """Does one of `texts` state one of `figures` (with its unit, or as a bare table cell)?"""
+    return any(figure_in_text(f, t) or stated_loosely(f, t) for f in figures for t in texts)
 
 
 def _counts_in(counter: str, figures: Sequence[str], text: str) -> bool:

@@ -283,11 +283,9 @@ def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
 # adverbs, adjectives, question and function words ("具体", "其中", "一共", "哪几个"), verbs
 # ("加上北三县一共多大" -> "通州和北三县总面积") and time words (去年 -> 2023年); by jieba's tags.
 _REPLACEABLE_TAGS = ("r", "m", "d", "a", "c", "p", "u", "y", "q", "f", "v", "t", "b", "z")
-# Words that stand for the subject as a pronoun would ("这两个地方", "它预计什么时候"), and
-# question words of the planning dictionary, which the tagger does not know.
-_GENERIC_WORDS = frozenset(
-    {"时候", "地方", "方面", "情况", "东西", "一共", "哪几个", "哪几", "哪些", "多大", "多少", "各是"}
-)
+# Words that stand for the subject as a pronoun would ("这两个地方"). Question words (哪几个, 多大,
+# 各是, 时候…) never get here: the tokenizer drops them.
+_GENERIC_WORDS = frozenset({"地方", "情况", "东西"})
 
 
 def content_words(text: str, tokenizer: ChineseTokenizer) -> list[str]:
