@@ -64,6 +64,24 @@ class TestExtractiveAnswer:
         one = extractive_answer("2024年度全市外调绿电规模是多少？", years, tokenizer)
         assert [n for _, n in quotes(one)] == [1]
 
+    def test_a_question_in_parts_quotes_the_sentence_for_the_other_part(self, tokenizer):
+        road = [
+            "六环路改造工程通州段工程分为南北两段，南段西起区界，东至京哈高速，长约17.7公里；"
+            "北段北起区界，南至潞苑北大街，长约8.1公里。改造后通行能力明显提升。",
+            "六环路沿线绿化工程同步实施，新增绿地约200公顷。",
+        ]
+        both = extractive_answer("六环路改造工程通州段，南段和北段分别多长？", road, tokenizer)
+        assert "长约17.7公里" in both and "长约8.1公里" in both
+        # one part asked: one sentence
+        south = extractive_answer("六环路改造工程通州段的南段多长？", road, tokenizer)
+        assert len(quotes(south)) == 1 and "8.1公里" not in south
+        # a first sentence that already states two figures needs no second one
+        stated = extractive_answer(
+            "南段和北段分别多长？", ["南段长约17.7公里，北段长约8.1公里。北段沿线新增绿地12公顷。"],
+            tokenizer,
+        )
+        assert len(quotes(stated)) == 1
+
     def test_a_definition_question_quotes_the_sentence_that_spells_the_term_out(self, tokenizer):
         layout = [
             "按照错位发展的思路，形成“一核、两区、三镇重点突破，一带、一轴、一廊串联发展”的格局。",
