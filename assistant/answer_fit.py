@@ -28,6 +28,9 @@ from assistant.grounding import (
 _ASKS_QUANTITY = re.compile(
     r"多少|多大|多长|多高|多远|多久|多宽|多深|百分之几|(?<!哪)几(?:座|条|个|项|所|家|处|次|批|倍|成|名|张|套|辆|点|万|亿)"
 )
+# A question that also asks for names ("要建成的几个标志性项目都有哪些"): an answer naming them
+# without a count still answers it.
+_ASKS_NAMES = re.compile(r"哪些|哪几|什么|是哪")
 # A quantity written in Chinese numerals: `两条`, `三座`.
 _CHINESE_NUMERALS = "[一二两三四五六七八九十百千万]+"
 _CHINESE_QUANTITY = re.compile(
@@ -106,7 +109,11 @@ def misfit(
     own = set(extract_figures(question))
     figures = [f for f in extract_figures(text) if f not in own]
     if not figures:
-        if _ASKS_QUANTITY.search(question) and not _CHINESE_QUANTITY.search(text):
+        if (
+            _ASKS_QUANTITY.search(question)
+            and not _ASKS_NAMES.search(question)
+            and not _CHINESE_QUANTITY.search(text)
+        ):
             return "问题问的是数量，回答中没有数字"
         return ""
     if not _states_any(figures, passages):

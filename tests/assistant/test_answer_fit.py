@@ -42,6 +42,8 @@ def test_misfits(question, answer, words):
         ("拟设几张床位？", "四百张[1]"),
         ("要建哪几座博物馆？", "北京艺术博物馆、梨园美术馆[1]。"),  # a list, not a quantity
         ("这几年通州做了什么？", "开展城市更新[1]。"),
+        # a count word that only says "the several": the names answer it
+        ("要建成的几个标志性项目都有哪些？", "北京艺术博物馆、梨园美术馆[1]。"),
         ("副中心常住人口规模控制在多少？", "130万[3]"),  # people without a unit
         ("常住人口规模控制在多少以内？", "约130万人[3]"),
         ("拟设置床位多少张？", "400张[1]"),  # the counter asked
