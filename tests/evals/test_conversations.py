@@ -34,6 +34,20 @@ def test_bundled_conversations_are_follow_ups_of_one_split(qa):
     assert any(not qa[c.turns[-1][1]].answerable for c in dev)  # some must be refused
 
 
+def test_second_conversation_set_loads_over_its_own_questions(qa):
+    # evals/conversations_fresh.jsonl: written later, without reading the first set (README)
+    evals = DEFAULT_PATH.parent
+    own = {q.id: q for q in load_questions(evals / "qa_fresh_followups.jsonl")}
+    conversations = load_conversations(evals / "conversations_fresh.jsonl", own)
+    assert len(conversations) >= 30 and {c.split for c in conversations} == {"dev"}
+    assert sum(not own[c.turns[-1][1]].answerable for c in conversations) >= 5
+    assert not set(own) & set(qa)  # its ids never name an item of the first set
+    first = load_conversations(DEFAULT_CONVERSATIONS, qa)
+    assert not {c.id for c in conversations} & {c.id for c in first}
+    with pytest.raises(ValueError, match="not in the QA set"):
+        load_conversations(evals / "conversations_fresh.jsonl", qa)
+
+
 def test_follow_up_is_scored_as_its_qa_item(qa):
     conversation = load_conversations(DEFAULT_CONVERSATIONS, qa, "dev")[0]
     (question,) = follow_up_questions([conversation], qa)
