@@ -75,13 +75,48 @@ _DENSE_CENTER = 0.8
 Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 
 
-def truncate_sentence(sentence: str, max_chars: int) -> str:
-    """A too-long sentence, cut after its last clause break that fits (verbatim, with `…`)."""
+def truncate_sentence(sentence: str, max_chars: int, terms: Sequence[str] = ()) -> str:
+    """A too-long sentence, cut after its last clause break that fits (verbatim, with `…`).
+
+    With `terms` (the question's), the clauses kept are the run that fits and holds the most of
+    them: a run-on sentence of achievements ("北京通州站建成投运，京唐城际全线贯通，……北运河通州段
+    与河北段全线62公里实现旅游通航，……") states the asked fact in a late clause, which a cut after
+    the head drops. `…` marks each side where text was left out; the head wins ties."""
     if len(sentence) <= max_chars:
         return sentence
+    if terms:
+        window = _best_clauses(sentence, max_chars - 2, terms)
+        if window is not None:
+            return window
     head = sentence[:max_chars]
     cut = max(head.rfind(c) for c in _CLAUSE_BREAK)
     return (head[:cut] if cut > 0 else head) + "…"
+
+
+def _best_clauses(sentence: str, max_chars: int, terms: Sequence[str]) -> str | None:
+    """The run of whole clauses of `sentence` within `max_chars` that holds the most `terms` (of
+    two characters or more), starting at the sentence's head or at a clause holding one, with `…`
+    where it leaves text out; None when the run from the head holds as many."""
+    terms = [t for t in dict.fromkeys(terms) if len(t) >= 2]
+    clauses = re.findall(f"[^{_CLAUSE_BREAK}]+[{_CLAUSE_BREAK}]?", sentence)
+    best: tuple[int, int, int] | None = None  # (terms held, first clause, clause after the last)
+    for i, clause in enumerate(clauses):
+        if i and not any(t in clause for t in terms):
+            continue
+        j, size = i, 0
+        while j < len(clauses) and size + len(clauses[j]) <= max_chars:
+            size += len(clauses[j])
+            j += 1
+        held = sum(t in "".join(clauses[i:j]) for t in terms)
+        if j > i and (best is None or held > best[0]):
+            best = (held, i, j)
+    if best is None or best[1] == 0:
+        return None
+    _, i, j = best
+    text = "".join(clauses[i:j])
+    if j < len(clauses):
+        text = text.rstrip(_CLAUSE_BREAK) + "…"
+    return "…" + text
 
 
 @dataclass(frozen=True)
@@ -222,6 +257,7 @@ def extractive_answer(
         return REFUSAL
 
     best_score = scored[0].score
+    terms = tokenizer.tokenize(question)
     compares = bool(COMPARES.search(question))
     quotes: list[str] = []
     chosen: list[ScoredSentence] = []
@@ -235,7 +271,7 @@ def extractive_answer(
             ratio = _COMPARED_SENTENCE_RATIO
         if quotes and (sentence.score < ratio * best_score or used + len(text) > max_chars):
             continue
-        text = truncate_sentence(text, max_chars) if not quotes else text
+        text = truncate_sentence(text, max_chars, terms) if not quotes else text
         if any(text in q for q in quotes):
             continue  # the same sentence in two overlapping passages
         quotes.append(f"“{text}”[{sentence.n}]")

@@ -126,11 +126,12 @@ def focus_context(
     if scored is None:
         scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
     floor = min_ratio * max((s.score for s in scored), default=0.0)
+    terms = tokenizer.tokenize(question)
     chosen: dict[int, list[tuple[int, str]]] = {}
     seen: set[str] = set()
     used = 0
     for sentence in scored:
-        text = truncate_sentence(sentence.text, _FOCUS_SENTENCE_CHARS)
+        text = truncate_sentence(sentence.text, _FOCUS_SENTENCE_CHARS, terms)
         if text in seen:
             continue  # the same sentence in two overlapping passages
         if chosen and (used + len(text) > budget_chars or sentence.score < floor):

@@ -13,6 +13,7 @@ from assistant.backend_extractive import (
     _spells_out,
     extractive_answer,
     score_sentences,
+    truncate_sentence,
 )
 from assistant.grounding import verify_answer
 from assistant.models import REFUSAL
@@ -168,6 +169,23 @@ class TestExtractiveAnswer:
         answer = extractive_answer("常住人口多少", [long], tokenizer, max_chars=40)
         quote = quotes(answer)[0][0]
         assert quote.endswith("…") and quote[:-1] in long and len(quote) <= 41
+
+    def test_overlong_sentence_keeps_the_clauses_holding_the_question_terms(self, tokenizer):
+        filler = "，".join(f"第{i}项工程建成通车" for i in range(12))
+        long = f"北京通州站建成投运，{filler}，北运河通州段与河北段全线62公里实现旅游通航，持续推动公共服务一体化发展。"
+        terms = tokenizer.tokenize("北运河通州段和河北段通航的河道有多长？")
+        cut = truncate_sentence(long, 80, terms)
+        assert "62公里" in cut and cut.startswith("…") and len(cut) <= 80
+        assert cut[1:] in long  # the clauses verbatim, up to the sentence's end
+        # a late clause that holds nothing asked: the head, as before
+        head = truncate_sentence(long, 80, tokenizer.tokenize("北京通州站什么时候投运？"))
+        assert head == truncate_sentence(long, 80) and head.startswith("北京通州站")
+        # a run in the middle is marked on both sides
+        middle = truncate_sentence(long + "其余工程" * 30 + "。", 80, terms)
+        assert middle.startswith("…北运河") and middle.endswith("…")
+        # the answer quotes that run
+        answer = extractive_answer("北运河通州段和河北段通航的河道有多长？", [long], tokenizer, max_chars=80)
+        assert "62公里" in quotes(answer)[0][0]
 
     def test_invalid_arguments(self, tokenizer):
         with pytest.raises(ValueError, match="max_sentences"):
