@@ -264,13 +264,30 @@ _FOLLOW_UP = re.compile(
 _YEAR = re.compile(r"20\d\d年(?:度)?")
 
 
-def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
+def leans_on_history(question: str, tokenizer: ChineseTokenizer | None = None) -> bool:
+    """Does `question` need the conversation to be understood? It matches `_FOLLOW_UP`, or (with
+    a tokenizer) names at most one thing besides years and figures ("能提供多少个学位？",
+    "十四五期间实际增长了多少？", "2023年度那份报告里写的是多少？"): a question that stands alone
+    names its subject and what it asks of it."""
+    question = question.strip()
+    if _FOLLOW_UP.search(question):
+        return True
+    if tokenizer is None:
+        return False
+    named = [w for w in content_words(question, tokenizer) if not any(c.isdigit() for c in w)]
+    return len(named) <= 1
+
+
+def heuristic_rewrite(
+    question: str, history: Sequence[Turn], tokenizer: ChineseTokenizer | None = None
+) -> str:
     """Without a model: carry the last question's subject into a short follow-up.
 
     "那2023年呢？" after "2024年北京常住人口是多少？" becomes "2023年北京常住人口是多少？";
-    other follow-ups are prefixed with the previous question so retrieval sees both.
+    other follow-ups (`leans_on_history`) are prefixed with the previous question so retrieval
+    sees both.
     """
-    if not history or not _FOLLOW_UP.search(question.strip()):
+    if not history or not leans_on_history(question, tokenizer):
         return question
     previous = history[-1].standalone_question or history[-1].question
     years = _YEAR.findall(question)
@@ -383,7 +400,7 @@ class AnswerChain:
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         if not history:
             return question
-        fallback = heuristic_rewrite(question, history)
+        fallback = heuristic_rewrite(question, history, self.retriever.tokenizer)
         if self.chat_model is self.extractive or not self.settings.rewrite_with_model:
             return fallback
         lines = []

@@ -10,6 +10,7 @@ from assistant.chain import (
     clean_rewrite,
     drops_words,
     heuristic_rewrite,
+    leans_on_history,
     pack_context,
 )
 from assistant.models import REFUSAL, Turn
@@ -125,6 +126,18 @@ def test_heuristic_rewrite():
         "其中在平谷区境内设几座？",
     ):
         assert heuristic_rewrite(follow_up, history).startswith("2024年北京常住人口是多少？"), follow_up
+
+
+def test_a_question_naming_no_subject_leans_on_the_conversation(tokenizer):
+    history = [Turn("北京第一实验中学建在通州哪个镇？")]
+    for follow_up in ("能提供多少个学位？", "十四五期间实际增长了多少？", "2023年度那份报告里写的是多少？"):
+        assert leans_on_history(follow_up, tokenizer), follow_up
+        assert not leans_on_history(follow_up)  # the pattern alone does not see it
+        assert heuristic_rewrite(follow_up, history, tokenizer) == f"{history[0].question} {follow_up}"
+    # a question that names its subject and what it asks stands alone
+    for standalone in ("生态涵养区包括哪些区？", "北京城市副中心到2035年常住人口要控制在多少？"):
+        assert not leans_on_history(standalone, tokenizer), standalone
+        assert heuristic_rewrite(standalone, history, tokenizer) == standalone
 
 
 def test_a_model_rewrite_that_drops_the_follow_ups_words_is_not_used(retriever):
