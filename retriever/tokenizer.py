@@ -13,7 +13,7 @@ import jieba
 DATA_DIR = Path(__file__).with_name("data")
 # Bump when tokenisation changes: an index built by another version is out of date (searching it
 # is refused until `planqa index` rebuilds it).
-TOKENIZER_VERSION = "jieba-search-v2"
+TOKENIZER_VERSION = "jieba-search-v3"
 
 _UNITS = (
     "万平方公里|平方公里|平方千米|平方米|万平方米|万亩|公顷|万公顷|亩|万千瓦|千瓦|千米|公里|米|"

@@ -36,6 +36,14 @@ def test_question_words_are_not_terms(tok):
     assert {"多层次", "几乎", "多数", "地区"} <= set(tokens)
 
 
+def test_colloquial_framing_words_are_not_terms(tok):
+    # 期间, 打算, 那场, 说法…: how people frame a question; no report uses them (the reports say
+    # 时期, 规划, 上年), so as terms they only lowered a question's coverage.
+    tokens = tok.tokenize("按那份报告的说法，十四五期间通州打算另外建几座变电站？")
+    assert not {"期间", "打算", "那份", "说法", "另外"} & set(tokens)
+    assert {"十四五", "通州", "变电站"} <= set(tokens)
+
+
 def test_place_names_are_the_same_on_every_call():
     # A stock jieba POSTokenizer takes over the user dictionary's tags (all `n`) on its first
     # cut only, so a fresh tokenizer's first and second answers used to differ.
