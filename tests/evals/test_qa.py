@@ -134,3 +134,17 @@ def test_reports_are_covered_roughly_by_length(questions):
             share_q,
             share_len,
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "size", "unanswerable"),
+    [("qa_fresh.jsonl", 901, 60, 10), ("qa_fresh2.jsonl", 1101, 80, 25)],
+)
+def test_later_decision_sets_load_apart_from_qa_jsonl(questions, name, first, size, unanswerable):
+    # Written later from the reports alone (evals/README.md): all dev, ids of their own, checked
+    # by the same loader against the same reports.
+    later = load_questions(DEFAULT_PATH.parent / name)
+    assert [number(q) for q in later] == list(range(first, first + size))
+    assert {q.split for q in later} == {"dev"}
+    assert sum(not q.answerable for q in later) == unanswerable
+    assert not {q.id for q in later} & {q.id for q in questions}
