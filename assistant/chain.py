@@ -252,6 +252,41 @@ def uncited_specifics(
     return missing
 
 
+# A general place a name may start with that a table row leaves out ("北京舞蹈学院" -> 舞蹈学院).
+_NAME_PREFIXES = re.compile(r"^(?:北京市?|首都|中国|国家)(?=..)")
+
+
+def unnamed_in_rows(
+    question: str, citations: Sequence[Citation], tokenizer: ChineseTokenizer
+) -> list[str]:
+    """The organizations the question names (jieba's `nt` words: 北京舞蹈学院, 首都儿科研究所) that
+    the answer's cited table rows never mention, when every citation is a row of a table.
+
+    A row of the project tables ("中国人民大学通州校区二期\t位于潞城镇，…可承载学生超2万人。") is
+    about what its first cell names; the rows around it are other projects, so unlike
+    `uncited_specifics` no neighbour counts, only the row, its report title and section.
+    "北京舞蹈学院通州校区能容纳多少学生" answered from 人大's row, "首儿所通州院区的床位" from the
+    妇幼保健院's: real figures of another project."""
+    names = [w for w, tag in tokenizer.word_tags(question).items() if tag == "nt" and len(w) >= 3]
+    if not names or not citations:
+        return []
+    rows = []
+    for c in citations:
+        text = c.hit.chunk.text
+        start = text.rfind("\n", 0, c.quote_start) + 1
+        end = text.find("\n", c.quote_end)
+        line = text[start : end if end >= 0 else len(text)]
+        if "\t" not in line:
+            return []
+        rows.append(f"{c.hit.chunk.title} {' '.join(c.hit.chunk.section)} {line}")
+    seen = normalize_for_match(" ".join(rows))
+    return [
+        name
+        for name in names
+        if not any(normalize_for_match(v) in seen for v in (name, _NAME_PREFIXES.sub("", name)))
+    ]
+
+
 _CONNECTIVES = "那么|那|还有|另外"  # 那么 before 那, or stripping 那 leaves "么" behind
 _CONNECTIVE = re.compile(f"^({_CONNECTIVES})")
 # A question that leans on the one before: it opens with a connective, a pronoun or a comparison
@@ -702,6 +737,7 @@ class AnswerChain:
         # included (and `unmatched_specifics` checked them first); a model picks its own.
         if not why and s.check_cited_specifics and used_backend != "extractive":
             missing = uncited_specifics(standalone, citations, tokenizer)
+            missing += unnamed_in_rows(standalone, citations, tokenizer)
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
         if why:
             timings["total"] = (time.perf_counter() - started) * 1000

@@ -669,3 +669,52 @@ class TestOtherHalf:
             complete_comparisons=False,
         )
         assert len(seen) == 1
+
+
+class TestCitedTableRows:
+    """A cited row of a project table is about the project its first cell names."""
+
+    ROW = "中国人民大学通州校区二期\t位于潞城镇"
+    QUESTION = "北京舞蹈学院通州校区建好以后能容纳多少学生？"
+
+    @pytest.fixture()
+    def bundled(self, bundled_index, embedder, tokenizer) -> HybridRetriever:
+        return HybridRetriever(index_store.load(bundled_index), embedder, tokenizer)
+
+    def _citation(self, retriever, start_text: str, end_text: str):
+        from assistant.models import Citation
+
+        hit = next(
+            h for h in retriever.run(f"{start_text} {end_text}", top_k=10)
+            if start_text in h.chunk.text
+        )
+        start = hit.chunk.text.index(start_text)
+        end = hit.chunk.text.index(end_text, start) + len(end_text)
+        return Citation(1, hit, hit.chunk.text[start:end], start, end)
+
+    def test_an_organization_the_cited_rows_do_not_name(self, bundled, tokenizer):
+        from assistant.chain import unnamed_in_rows
+
+        row = self._citation(bundled, self.ROW, "可承载学生超2万人。")
+        # The next row of the same passage is 北京舞蹈学院's: a neighbouring row does not count.
+        assert "北京舞蹈学院\t" in row.hit.chunk.text
+        assert unnamed_in_rows(self.QUESTION, [row], tokenizer) == ["北京舞蹈学院"]
+        # The row's own project stands.
+        assert unnamed_in_rows("中国人民大学通州校区二期能容纳多少学生？", [row], tokenizer) == []
+        # Only rows are read this way: a sentence of running text, or no citation, is not.
+        prose = self._citation(bundled, "通州金融发展与人才培养基地、中国人民大学", "北京急救中心")
+        assert "\t" not in prose.quote
+        assert unnamed_in_rows(self.QUESTION, [prose], tokenizer) == []
+        assert unnamed_in_rows(self.QUESTION, [], tokenizer) == []
+
+    def test_an_answer_from_another_projects_row_is_refused(self, bundled):
+        chain = AnswerChain(bundled, None, "local")
+        hits = bundled.run(self.QUESTION, top_k=chain.settings.retrieve_k)
+        packed, _ = chain.context(self.QUESTION, hits)
+        n = next(i for i, h in enumerate(packed, start=1) if self.ROW in h.chunk.text)
+        reply = f"北京舞蹈学院通州校区预计建成后整体可承载学生超2万人[{n}]。"
+        answer = AnswerChain(bundled, _scripted(reply), "local").ask(self.QUESTION)
+        assert answer.refused and answer.answer == REFUSAL and "北京舞蹈学院" in answer.notice
+        off = ChainSettings(check_cited_specifics=False)
+        kept = AnswerChain(bundled, _scripted(reply), "local", off).ask(self.QUESTION)
+        assert not kept.refused and "2万人" in kept.answer
