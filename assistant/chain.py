@@ -24,6 +24,7 @@ from assistant.backend_extractive import (
 from assistant.grounding import (
     Verification,
     extract_figures,
+    figure_in_text,
     find_quote,
     parse_citations,
     split_sentences,
@@ -250,6 +251,19 @@ def uncited_specifics(
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing
+
+
+def citations_stating(answer: str, question: str, citations: Sequence[Citation]) -> list[Citation]:
+    """The citations whose passage states one of the answer's figures (`_stated_figures`); all of
+    them when none does. A year or place the question asks about must be near the figure, not in
+    any passage cited: "2024年北京新增造林绿化1.5万亩[2][6]" cites 2023's 1.5万亩 and, as [6], a
+    sentence on 2024's air; "2023年实体书店超2000家[1][3]" cites the 2024 reader's 2000家 and, as
+    [3], a 2023 sentence on first stores."""
+    figures = _stated_figures(strip_markers(answer), question)
+    stating = [
+        c for c in citations if any(figure_in_text(f, c.hit.chunk.text) for f in figures)
+    ]
+    return stating or list(citations)
 
 
 # A general place a name may start with that a table row leaves out ("北京舞蹈学院" -> 舞蹈学院).
@@ -736,7 +750,9 @@ class AnswerChain:
         # A quoted sentence was chosen for covering the question's words, its year and places
         # included (and `unmatched_specifics` checked them first); a model picks its own.
         if not why and s.check_cited_specifics and used_backend != "extractive":
-            missing = uncited_specifics(standalone, citations, tokenizer)
+            missing = uncited_specifics(
+                standalone, citations_stating(check.text, standalone, citations), tokenizer
+            )
             missing += unnamed_in_rows(standalone, citations, tokenizer)
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
         if why:

@@ -70,7 +70,8 @@ class ChainSettings:
     check_answer_fit: bool = True
     # Refuse a model's answer whose cited sentences (with their neighbours, report title and
     # section) never name the question's single year or a place it asks about
-    # (`assistant.chain.uncited_specifics`): a real figure about another year or place; or whose
+    # (`assistant.chain.uncited_specifics`; only the citations stating the answer's figure count
+    # when one does, `citations_stating`): a real figure about another year or place; or whose
     # cited table rows never name an organization it asks about (`unnamed_in_rows`): another
     # project's row. Decision sets: 3 more near-misses refused, no answer of the 273 answerable lost.
     check_cited_specifics: bool = True

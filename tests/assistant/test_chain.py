@@ -471,6 +471,37 @@ class TestCitedSpecifics:
         quoted = AnswerChain(retriever, None, "extractive", loose).ask(question)
         assert not quoted.refused and "32.5%" in quoted.answer
 
+    def test_the_year_must_be_near_the_figure_not_in_any_citation(self, retriever, tokenizer):
+        from assistant.chain import citations_stating, uncited_specifics
+
+        green_2024 = self._citation(retriever, "全年新增城市绿地200公顷。")  # 2024年度 report
+        people_2023 = self._citation(retriever, "2023年末全市常住人口2185.8万人，较上年末增加1.5万人。")
+        question = "2023年全市新增城市绿地多少公顷？"
+        answer = "2023年全市新增城市绿地200公顷[1][2]。"
+        cited = [green_2024, people_2023]
+        assert citations_stating(answer, question, cited) == [green_2024]
+        assert uncited_specifics(question, cited, tokenizer) == []  # any citation: 2023 is there
+        assert uncited_specifics(
+            question, citations_stating(answer, question, cited), tokenizer
+        ) == ["2023"]
+        # 2023's own figure is near its year; an answer stating no figure keeps every citation.
+        green_2023 = self._citation(retriever, "全年新增城市绿地150公顷。")
+        assert citations_stating("2023年新增150公顷[1][2]。", question, [green_2023, green_2024]) == [
+            green_2023
+        ]
+        assert citations_stating("见报告[1][2]。", question, cited) == cited
+
+    def test_an_answer_citing_the_year_only_beside_its_figure_is_refused(self, retriever):
+        chain = AnswerChain(retriever, None, "local")
+        question = "2023年全市新增城市绿地多少公顷？"
+        packed, _ = chain.context(question, retriever.run(question, top_k=chain.settings.retrieve_k))
+        texts = [h.chunk.text for h in packed]
+        green = next(i for i, t in enumerate(texts, 1) if "200公顷" in t and "150公顷" not in t)
+        other = next(i for i, t in enumerate(texts, 1) if "2023年末" in t and "200公顷" not in t)
+        reply = f"2023年全市新增城市绿地200公顷[{green}][{other}]。"
+        answer = AnswerChain(retriever, _scripted(reply), "local").ask(question)
+        assert answer.refused and "2023" in answer.notice
+
     def test_an_answer_citing_the_year_asked_stands(self, retriever):
         reply = "2023年末全市常住人口2185.8万人[1]。"
         answer = AnswerChain(retriever, _scripted(reply), "local").ask("2023年末全市常住人口是多少？")
