@@ -224,6 +224,9 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
     ]
 
 
+_DOCUMENT_NAME = re.compile(r"《[^《》]*》")
+
+
 def uncited_specifics(
     question: str, citations: Sequence[Citation], tokenizer: ChineseTokenizer
 ) -> list[str]:
@@ -244,8 +247,15 @@ def uncited_specifics(
         start, end = spans[max(0, first - 1)][0], spans[min(len(spans) - 1, last + 1)][1]
         windows.append(f"{c.hit.chunk.title} {' '.join(c.hit.chunk.section)} {text[start:end]}")
     seen = normalize_for_match(" ".join(windows))
+    # A year in a document's name (《…发展规划（2024—2035年）》) says when the plan runs, not when
+    # what the sentence reports happened.
+    seen_years = normalize_for_match(_DOCUMENT_NAME.sub(" ", " ".join(windows)))
     missing = []
     for s in specifics:
+        if s.isdigit():
+            if s not in seen_years:
+                missing.append(s)
+            continue
         bare = s.rstrip("".join(_ADMIN_SUFFIXES))
         names = (s, bare, *_PLACE_ALIASES.get(bare, ()))
         if not any(n and normalize_for_match(n) in seen for n in names):

@@ -749,3 +749,30 @@ class TestCitedTableRows:
         off = ChainSettings(check_cited_specifics=False)
         kept = AnswerChain(bundled, _scripted(reply), "local", off).ask(self.QUESTION)
         assert not kept.refused and "2万人" in kept.answer
+
+
+class TestYearsInDocumentNames:
+    """A year in a document's name says when the plan runs, not when the reported fact happened."""
+
+    @pytest.fixture()
+    def bundled(self, bundled_index, embedder, tokenizer) -> HybridRetriever:
+        return HybridRetriever(index_store.load(bundled_index), embedder, tokenizer)
+
+    def test_a_plan_period_is_not_the_year_asked(self, bundled, tokenizer):
+        from assistant.chain import uncited_specifics
+        from assistant.models import Citation
+
+        hit = next(
+            h for h in bundled.run("类博物馆 挂牌开放 博物馆之城建设发展规划", top_k=10)
+            if "“类博物馆”挂牌开放" in h.chunk.text
+        )
+        text = hit.chunk.text
+        start = text.index("《北京博物馆之城建设发展规划（2024—2035年）》")
+        end = text.index("挂牌开放", start) + len("挂牌开放")
+        museums = Citation(1, hit, text[start:end], start, end)
+        assert hit.chunk.title.endswith("（2023年度）")
+        # 2024 is only in the plan's name; the reader's own year (its title) counts.
+        assert uncited_specifics("2024年北京新挂牌开放了多少家“类博物馆”？", [museums], tokenizer) == [
+            "2024"
+        ]
+        assert uncited_specifics("2023年北京新挂牌开放了多少家“类博物馆”？", [museums], tokenizer) == []
