@@ -49,6 +49,7 @@ _ASKED_COUNTER = re.compile(
     r"(?:多少|(?<!哪)几)(?:万|亿)?"
     r"(人次|架次|册|天|件|家|所|座|条|辆|张|套|名|处|项|次|吨|部|批|户|棵|株|艘|列|位|层|届)"
 )
+_YEAR = re.compile(r"(?:19|20)\d\d年度?")
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
 _MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额")
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
@@ -120,14 +121,38 @@ def misfit(
         return f"回答中的数字（{'、'.join(figures)}）在报告段落中找不到"
     if cited and not _states_any(figures, cited):
         return f"回答中的数字（{'、'.join(figures)}）不在所引的报告原文中"
-    kind = asked_kind(question)
-    kinds = {_unit_kind(split_figure(f)[1]) for f in figures}
-    if kind and kind not in kinds and "" not in kinds:
+    if kind_mismatch(question, figures):
         return "回答中的数字与问题所问的不是同一种量"
     counter = _ASKED_COUNTER.search(question)
     if counter and not _counts_in(counter.group(1), figures, text):
         return f"问题问的是多少{counter.group(1)}，回答中的数字不是以“{counter.group(1)}”计"
     return ""
+
+
+def kind_mismatch(question: str, figures: Sequence[str]) -> bool:
+    """Does no figure of the answer have the kind the question asks (`asked_kind`)?
+
+    A count or sum without a unit ("1亿多", "2.7万") may be of any kind, and so may an answer
+    of bare numbers only (table cells: "7左右"). A bare number beside figures that have units
+    proves nothing: "收入是多少元" answered with growth rates (27.1%, 4.1个百分点) and a ratio's
+    change (0.11) is answered with another quantity. The years of an answer ("2024年…较2020年")
+    have no say either way.
+    """
+    kind = asked_kind(question)
+    if not kind:
+        return False
+    kinds = set()
+    for figure in figures:
+        if _YEAR.fullmatch(figure):
+            continue
+        unit = split_figure(figure)[1]
+        if unit and not _unit_kind(unit):
+            return False  # 万/亿 alone
+        kinds.add(_unit_kind(unit))
+    if not kinds:  # years only
+        return True
+    units = kinds - {""}
+    return bool(units) and kind not in units
 
 
 def _states_any(figures: Sequence[str], texts: Sequence[str]) -> bool:

@@ -22,6 +22,8 @@ PASSAGES = [
         ("六环高线公园的总投资是多少亿元？", "总投资是100亿元[2]。", "100亿元"),
         ("2024年通州地区生产总值是多少亿元？", "2024年为27.1亿元[1]。", "27.1亿元"),
         ("城镇居民人均可支配收入是多少元？", "为27.1%[1]。", "同一种量"),
+        # a bare number beside figures of another kind: growth rates and a ratio's change
+        ("2024年居民人均可支配收入是多少元？", "较2020年增长27.1%，收入比缩小0.11[1]。", "同一种量"),
         ("妇幼保健院迁建工程总投资是多少？", "400张床位[1]", "同一种量"),
         ("雄安新区现在的常住人口有多少？", "155平方公里[3]", "同一种量"),  # an area for people
         ("北京城市图书馆有多少册藏书？", "有400张[1]。", "多少册"),  # counted in another unit
@@ -45,6 +47,7 @@ def test_misfits(question, answer, words):
         # a count word that only says "the several": the names answer it
         ("要建成的几个标志性项目都有哪些？", "北京艺术博物馆、梨园美术馆[1]。"),
         ("副中心常住人口规模控制在多少？", "130万[3]"),  # people without a unit
+        ("三地人口加起来有多少？", "人口1亿多，面积155平方公里[3]"),  # 1亿: a count of any kind
         ("常住人口规模控制在多少以内？", "约130万人[3]"),
         ("拟设置床位多少张？", "400张[1]"),  # the counter asked
         ("医院设多少张床位、面积多大？", "155平方公里、400张[1]"),  # one of two parts
