@@ -757,9 +757,9 @@ class AnswerChain:
             if s.check_answer_fit
             else ""
         )
-        # A quoted sentence was chosen for covering the question's words, its year and places
-        # included (and `unmatched_specifics` checked them first); a model picks its own.
-        if not why and s.check_cited_specifics and used_backend != "extractive":
+        # Quotes too: a quoted sentence covers the question's words best, but it may still be
+        # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
+        if not why and s.check_cited_specifics:
             missing = uncited_specifics(
                 standalone, citations_stating(check.text, standalone, citations), tokenizer
             )

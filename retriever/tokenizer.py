@@ -26,7 +26,8 @@ _WORDLIKE = re.compile(r"[\w]", re.UNICODE)
 # (to build), "都市圈", "城市副中心", "三区叠加", "平原新城". An answer's cited text need not repeat
 # them (`assistant.chain.uncited_specifics`).
 _NOT_PLACES = frozenset(
-    {"新建", "城市", "都市", "新城", "三区", "三镇", "美丽", "串联", "关联", "河湖", "海港", "周边地区"}
+    {"新建", "城市", "都市", "新城", "三区", "三镇", "美丽", "串联", "关联", "河湖", "海港", "周边地区",
+     "北头", "南头", "东头", "西头"}  # "the north end" of a line or corridor
 )
 # Question words the stopword list cannot spell out, as jieba cuts them: 哪儿, 哪几个, 哪一年,
 # 哪天, 几条, 几座, 多长, 多大. No report uses them, so they weighed most in a question's

@@ -467,9 +467,11 @@ class TestCitedSpecifics:
         off = ChainSettings(min_coverage=0.0, min_dense=-1.0, check_cited_specifics=False)
         kept = AnswerChain(retriever, _scripted(reply), "local", off).ask(question)
         assert not kept.refused and "32.5%" in kept.answer
-        # A quote is the sentence that best covers the question's words: not checked again.
+        # A quote, the sentence that best covers the question's words, is checked the same way.
         quoted = AnswerChain(retriever, None, "extractive", loose).ask(question)
-        assert not quoted.refused and "32.5%" in quoted.answer
+        assert quoted.refused and "延庆" in quoted.notice
+        plain = AnswerChain(retriever, None, "extractive", loose).ask("平原地区的森林覆盖率是多少？")
+        assert not plain.refused and "32.5%" in plain.answer
 
     def test_the_year_must_be_near_the_figure_not_in_any_citation(self, retriever, tokenizer):
         from assistant.chain import citations_stating, uncited_specifics

@@ -66,6 +66,7 @@ def test_place_names_skip_planning_terms_and_plain_words(tok):
         ("石家庄都市圈里哪几个城市被纳入首都都市圈？", []),
         ("北京大兴国际机场临空经济区的“三区叠加”是哪三区？", ["北京"]),
         ("天津市滨海新区和河北廊坊", ["天津市", "滨海新区", "河北", "廊坊"]),
+        ("京雄走廊北头从哪里起，南边到哪里？", ["京雄"]),  # 北头: the north end
     ],
 )
 def test_words_tagged_as_places_that_are_not_are_left_out(tok, question, places):
