@@ -68,12 +68,12 @@ class ChainSettings:
     # passage states, a figure of another kind, "未给出" (`assistant.answer_fit.misfit`).
     # Dev split, extractive: unanswerable refused 36% -> 48%, accuracy unchanged (75.2%).
     check_answer_fit: bool = True
-    # Refuse a model's answer whose cited sentences (with their neighbours, report title and
-    # section) never name the question's single year or a place it asks about
+    # Refuse an answer (a model's or a quote) whose cited sentences (with their neighbours, report
+    # title and section) never name the question's single year or a place it asks about
     # (`assistant.chain.uncited_specifics`; only the citations stating the answer's figure count
     # when one does, `citations_stating`): a real figure about another year or place; or whose
     # cited table rows never name an organization it asks about (`unnamed_in_rows`): another
-    # project's row. Decision sets: 3 more near-misses refused, no answer of the 273 answerable lost.
+    # project's row.
     check_cited_specifics: bool = True
     # The extractive backend refuses when no sentence covers this share of the question's
     # (rarity-weighted) words: 0.3 refused 1 of 76 answerable dev questions
