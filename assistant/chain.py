@@ -47,6 +47,12 @@ MAX_QUESTION_CHARS = 2000
 TokenCallback = Callable[[str], None]
 
 
+def _with_heading(chunk: Chunk, text: str) -> str:
+    """`text` of `chunk` with its report title and section in front: what a check that a
+    question's year, place or name is mentioned reads."""
+    return f"{chunk.title} {' '.join(chunk.section)} {text}"
+
+
 def query_coverage(
     question: str, hits: Sequence[Hit], retriever: HybridRetriever, top: int = 3
 ) -> float:
@@ -57,7 +63,7 @@ def query_coverage(
         return 0.0
     bm25 = retriever.index.bm25
     text = " ".join(
-        f"{h.chunk.title} {' '.join(h.chunk.section)} {h.chunk.text}" for h in hits[:top]
+        _with_heading(h.chunk, h.chunk.text) for h in hits[:top]
     )
     present = set(retriever.tokenizer.tokenize(text))
     weights = {t: bm25.idf(t) for t in tokens}
@@ -199,7 +205,7 @@ def unmatched_specifics(
         spans = split_sentences(chunk.text)
         first = spans[max(0, sentence.position - 1)][0]
         last = spans[min(len(spans) - 1, sentence.position + 1)][1]
-        evidence.append(f"{chunk.title} {' '.join(chunk.section)} {chunk.text[first:last]}")
+        evidence.append(_with_heading(chunk, chunk.text[first:last]))
     text = normalize_for_match(" ".join(evidence))
     return [
         s
@@ -245,7 +251,7 @@ def uncited_specifics(
         inside = [i for i, (a, b) in enumerate(spans) if a < c.quote_end and b > c.quote_start]
         first, last = (min(inside), max(inside)) if inside else (0, len(spans) - 1)
         start, end = spans[max(0, first - 1)][0], spans[min(len(spans) - 1, last + 1)][1]
-        windows.append(f"{c.hit.chunk.title} {' '.join(c.hit.chunk.section)} {text[start:end]}")
+        windows.append(_with_heading(c.hit.chunk, text[start:end]))
     seen = normalize_for_match(" ".join(windows))
     # A year in a document's name (《…发展规划（2024—2035年）》) says when the plan runs, not when
     # what the sentence reports happened.
@@ -302,7 +308,7 @@ def unnamed_in_rows(
         line = text[start : end if end >= 0 else len(text)]
         if "\t" not in line:
             return []
-        rows.append(f"{c.hit.chunk.title} {' '.join(c.hit.chunk.section)} {line}")
+        rows.append(_with_heading(c.hit.chunk, line))
     seen = normalize_for_match(" ".join(rows))
     return [
         name
