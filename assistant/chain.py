@@ -53,6 +53,11 @@ def _with_heading(chunk: Chunk, text: str) -> str:
     return f"{chunk.title} {' '.join(chunk.section)} {text}"
 
 
+def _headings(packed: Sequence[Hit]) -> list[str]:
+    """Each packed passage's report title and section, for `verify_answer(headings=…)`."""
+    return [_with_heading(h.chunk, "").strip() for h in packed]
+
+
 def query_coverage(
     question: str, hits: Sequence[Hit], retriever: HybridRetriever, top: int = 3
 ) -> float:
@@ -62,9 +67,7 @@ def query_coverage(
     if not tokens:
         return 0.0
     bm25 = retriever.index.bm25
-    text = " ".join(
-        _with_heading(h.chunk, h.chunk.text) for h in hits[:top]
-    )
+    text = " ".join(_with_heading(h.chunk, h.chunk.text) for h in hits[:top])
     present = set(retriever.tokenizer.tokenize(text))
     weights = {t: bm25.idf(t) for t in tokens}
     total = sum(weights.values())
@@ -276,9 +279,7 @@ def citations_stating(answer: str, question: str, citations: Sequence[Citation])
     sentence on 2024's air; "2023年实体书店超2000家[1][3]" cites the 2024 reader's 2000家 and, as
     [3], a 2023 sentence on first stores."""
     figures = _stated_figures(strip_markers(answer), question)
-    stating = [
-        c for c in citations if any(figure_in_text(f, c.hit.chunk.text) for f in figures)
-    ]
+    stating = [c for c in citations if any(figure_in_text(f, c.hit.chunk.text) for f in figures)]
     return stating or list(citations)
 
 
@@ -392,7 +393,8 @@ def content_words(text: str, tokenizer: ChineseTokenizer) -> list[str]:
         )
 
     return [
-        t for t in dict.fromkeys(tokenizer.tokenize(text))
+        t
+        for t in dict.fromkeys(tokenizer.tokenize(text))
         if (len(t) >= 2 or t.isdigit()) and not replaceable(t)
     ]
 
@@ -487,8 +489,10 @@ class AnswerChain:
         if fallback != question and not adds_words(question, rewritten, self.retriever.tokenizer):
             # A follow-up ("具体是哪几条线路开通了？") rewritten with nothing from the conversation
             # ("哪几条线路开通了？") is no more standalone than it was.
-            log.info("the model's rewrite %r adds nothing to the follow-up; using the heuristic one",
-                     rewritten)
+            log.info(
+                "the model's rewrite %r adds nothing to the follow-up; using the heuristic one",
+                rewritten,
+            )
             return fallback
         return rewritten
 
@@ -559,7 +563,9 @@ class AnswerChain:
         except Exception as exc:  # a second try that fails leaves the first answer standing
             log.warning("look-again turn failed (%s); keeping the refusal", exc)
             return None
-        return self._second_answer(text, question, packed, passages, self.settings.support_threshold)
+        return self._second_answer(
+            text, question, packed, passages, self.settings.support_threshold
+        )
 
     def _answer_anyway(
         self, question: str, packed: Sequence[Hit], passages: list[str], context: str
@@ -594,7 +600,9 @@ class AnswerChain:
         answer faces and more: something besides markers, not a passage block copied whole with
         its `[n] 《report》` heading (what the model writes when it finds nothing), every figure
         in a cited passage, every sentence supported by its passages, and it fits the question."""
-        check = verify_answer(text, passages, support_threshold=support_threshold)
+        check = verify_answer(
+            text, passages, support_threshold=support_threshold, headings=_headings(packed)
+        )
         if (
             check.refused
             or not _has_content(check.text, self._names(packed))
@@ -653,6 +661,7 @@ class AnswerChain:
             passages,
             support_threshold=self.settings.support_threshold,
             question=question,
+            headings=_headings(packed),
         )
         if check.refused or set(check.ungrounded_figures) - set(first.ungrounded_figures):
             return None
@@ -703,8 +712,13 @@ class AnswerChain:
         packed, context = self.context(standalone, hits, scored)
         text, used_backend, notice, fallback = self._generate(standalone, packed, context, on_token)
         passages = [h.chunk.text for h in packed]
+        headings = _headings(packed)
         check = verify_answer(
-            text, passages, support_threshold=s.support_threshold, question=standalone
+            text,
+            passages,
+            support_threshold=s.support_threshold,
+            question=standalone,
+            headings=headings,
         )
         if check.refused and used_backend != "extractive" and s.look_again:
             second = self._look_again(standalone, packed, passages, context, text)
@@ -717,7 +731,9 @@ class AnswerChain:
                 text, used_backend = rescued, "extractive"
                 notice = notice or "模型未能作答；以下为与问题最相符的报告原文。"
                 fallback = fallback or "rescue"
-                check = verify_answer(text, passages, support_threshold=s.support_threshold)
+                check = verify_answer(
+                    text, passages, support_threshold=s.support_threshold, headings=headings
+                )
         if (
             check.refused
             and used_backend != "extractive"
@@ -737,7 +753,9 @@ class AnswerChain:
             # Empty, cut-off or markers-only output ("[1]"), or the question's own words
             # ("“两大中心”是[1]和[3]。"): answer extractively instead.
             text = self._quote(standalone, passages, s.extractive_min_coverage)
-            check = verify_answer(text, passages, support_threshold=s.support_threshold)
+            check = verify_answer(
+                text, passages, support_threshold=s.support_threshold, headings=headings
+            )
             said = "模型输出为空" if empty else "模型的回答只重复了问题"
             used_backend, notice = "extractive", notice or f"{said}，已改用摘录式回答。"
             fallback = fallback or "empty"
@@ -747,11 +765,7 @@ class AnswerChain:
                     question, standalone, hits, used_backend, notice, timings, qid, fallback
                 )
 
-        if (
-            s.complete_comparisons
-            and used_backend != "extractive"
-            and COMPARES.search(standalone)
-        ):
+        if s.complete_comparisons and used_backend != "extractive" and COMPARES.search(standalone):
             check = self._other_half(standalone, packed, passages, check) or check
         citations = tuple(
             self._citation(n, packed[n - 1], check.text, len(packed))

@@ -322,10 +322,44 @@ def _is_refusal(answer: str) -> bool:
     return head.startswith(REFUSAL_STEM)
 
 
-def _missing_figures(
-    figures: Sequence[str], cited: Sequence[int], passages: Sequence[str]
+# A year as a label (`2023年`, `2023年度`): the cited report's own title may state it, as a
+# single year (…公众读本（2023年度）), not as an end of a plan's period (（2023—2035年）).
+_LABEL_YEAR = re.compile(r"((?:19|20)\d\d)年度?")
+_HEADING_YEAR = re.compile(r"(?<![\d—–~至到-])((?:19|20)\d\d)年(?!\s*[—–~至到-])")
+
+
+def unstated_figures(
+    figures: Sequence[str], texts: Sequence[str], headings: Sequence[str] = ()
 ) -> list[str]:
-    return [f for f in figures if not any(figure_in_text(f, passages[k - 1]) for k in cited)]
+    """The figures none of `texts` states. A year also counts as stated by the heading of a text
+    (`headings[i]` for `texts[i]`: its report title and section): in 「2023年度：44.9%[5]」 the
+    year names the cited reader (…公众读本（2023年度）), whose passage text never repeats it."""
+
+    def stated(f: str, i: int) -> bool:
+        if figure_in_text(f, texts[i]):
+            return True
+        year = _LABEL_YEAR.fullmatch(f)
+        return (
+            year is not None
+            and i < len(headings)
+            and year.group(1) in _HEADING_YEAR.findall(normalize_figure(headings[i]))
+        )
+
+    return [f for f in figures if not any(stated(f, i) for i in range(len(texts)))]
+
+
+def _missing_figures(
+    figures: Sequence[str],
+    cited: Sequence[int],
+    passages: Sequence[str],
+    headings: Sequence[str] = (),
+) -> list[str]:
+    """The figures no cited passage ([1] is passages[0]) states, headings counted for years."""
+    return unstated_figures(
+        figures,
+        [passages[k - 1] for k in cited],
+        [headings[k - 1] for k in cited] if headings else (),
+    )
 
 
 def _clause_of(figure: str, claim: str) -> str:
@@ -346,10 +380,15 @@ def _states(figure: str, claim: str, passage: str, threshold: float) -> bool:
 
 
 def _recite_figures(
-    claim: str, figures: list[str], cited: list[int], passages: Sequence[str], threshold: float
+    claim: str,
+    figures: list[str],
+    cited: list[int],
+    passages: Sequence[str],
+    threshold: float,
+    headings: Sequence[str] = (),
 ) -> list[int]:
     """Add the passages that hold the figures the cited ones lack; drop cited ones holding none."""
-    missing = _missing_figures(figures, cited, passages)
+    missing = _missing_figures(figures, cited, passages, headings)
     added: list[int] = []
     while missing:
         holders = {
@@ -365,7 +404,7 @@ def _recite_figures(
         if best is None or holders[best] == 0:
             break  # never invent: a figure no passage states stays ungrounded
         added.append(best)
-        missing = _missing_figures(missing, [best], passages)
+        missing = _missing_figures(missing, [best], passages, headings)
     if not added:
         return cited
     kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in figures)]
@@ -449,7 +488,12 @@ def _with_markers(sentence: str, cited: Sequence[int]) -> str:
 
 
 def verify_answer(
-    answer: str, passages: Sequence[str], *, support_threshold: float = 0.3, question: str = ""
+    answer: str,
+    passages: Sequence[str],
+    *,
+    support_threshold: float = 0.3,
+    question: str = "",
+    headings: Sequence[str] = (),
 ) -> Verification:
     """Repair an answer's citations against `passages` ([1] is passages[0]) and check it.
 
@@ -461,7 +505,9 @@ def verify_answer(
     - a claim with no marker → the passage that best holds its figures, else its terms;
     - a bare answer with no marker ("张家口", "400家"), given the `question` → the passage that
       holds it and most of the question's words (`_cite_bare_answer`).
-    Never invents: a figure no passage states stays in `ungrounded_figures`, uncited.
+    Never invents: a figure no passage states stays in `ungrounded_figures`, uncited. A year
+    (`2023年`) is also stated by a cited passage whose heading states it: `headings`, one per
+    passage (its report title and section), when given.
     A sentence is unsupported when under `support_threshold` of its content character bigrams
     appear in the passages it cites. The 0.3 default is provisional: the caller calibrates it
     on the eval set.
@@ -469,6 +515,8 @@ def verify_answer(
     """
     if not 0.0 <= support_threshold <= 1.0:
         raise ValueError(f"support_threshold must be within [0, 1], got {support_threshold}")
+    if headings and len(headings) != len(passages):
+        raise ValueError(f"{len(headings)} headings for {len(passages)} passages")
     given = answer.strip()
     if not given:
         return Verification(
@@ -508,7 +556,7 @@ def verify_answer(
             continue
         cited = list(sentence.cited)
         if cited:
-            cited = _recite_figures(claim, figures, cited, passages, support_threshold)
+            cited = _recite_figures(claim, figures, cited, passages, support_threshold, headings)
             cited = _recite_unsupported(claim, figures, cited, passages, support_threshold)
         else:
             cited = _cite_uncited(claim, figures, passages, support_threshold)
@@ -516,7 +564,7 @@ def verify_answer(
             sentence.text if cited == list(sentence.cited) else _with_markers(sentence.text, cited)
         )
         cited_texts = [passages[k - 1] for k in cited]
-        for f in _missing_figures(figures, cited, passages):
+        for f in _missing_figures(figures, cited, passages, headings):
             if f not in ungrounded:
                 ungrounded.append(f)
         if support_overlap(claim, cited_texts) < support_threshold:

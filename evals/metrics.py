@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from assistant.grounding import extract_figures, figure_in_text, strip_markers
+from assistant.grounding import extract_figures, strip_markers, unstated_figures
 from evals.dataset import normalize_for_match
 
 RANKS = (1, 3, 5, 10)  # hit@k reported in metrics.json
@@ -293,7 +293,8 @@ def score_answer(
     citation checks (`grounded` None, e.g. a baseline) count no citations.
     """
     refused = bool(record["refused"])
-    cited = [c["text"] for c in record.get("citations", [])]
+    citations = record.get("citations", [])
+    cited = [c["text"] for c in citations]
     precise = [
         holds_evidence(t, evidence) or any(contains_answer(t, a) for a in answers) for t in cited
     ]
@@ -301,7 +302,9 @@ def score_answer(
     missing = []
     if grounded:
         figures = extract_figures(strip_markers(record["answer"]))
-        missing = [f for f in figures if not any(figure_in_text(f, t) for t in cited)]
+        # a year may be stated by the cited report's title (「2023年度：44.9%」 from the 2023 reader)
+        headings = [f"{c.get('title', '')} {c.get('section', '')}" for c in citations]
+        missing = unstated_figures(figures, cited, headings)
     return {
         "answerable": answerable,
         "refused": refused,

@@ -261,8 +261,41 @@ class TestVerifyAnswer:
         assert v.cited == () and not v.grounded
 
     def test_bare_answer_needs_a_passage_about_the_question(self):
-        v = verify_answer("张家口", ["张家口市位于河北省西北部。"], question="北京冬奥会雪上项目在哪？")
+        v = verify_answer(
+            "张家口", ["张家口市位于河北省西北部。"], question="北京冬奥会雪上项目在哪？"
+        )
         assert v.cited == ()
+
+    def test_a_year_label_is_stated_by_the_cited_report_title(self):
+        # 「2023年度：44.9%」: the year names the cited reader, whose passage never repeats it.
+        passages = [HERITAGE, FOREST]
+        headings = [
+            "现代化首都都市圈空间协同规划（2023—2035年）",
+            "北京城市总体规划实施体检报告公众读本（2023年度） 第四章",
+        ]
+        answer = "2023年度：森林覆盖率44.9%[2]。"
+        assert verify_answer(answer, passages).ungrounded_figures == ("2023年",)
+        v = verify_answer(answer, passages, headings=headings)
+        assert v.grounded and v.ungrounded_figures == () and v.cited == (2,)
+        assert v.text == answer
+        # another year, and a non-year figure, are not vouched for by the title
+        v = verify_answer("2024年度：森林覆盖率44.9%[2]。", passages, headings=headings)
+        assert v.ungrounded_figures == ("2024年",)
+        v = verify_answer("森林覆盖率2023[2]。", passages, headings=headings)
+        assert not v.grounded
+
+    def test_a_plan_period_in_a_title_is_not_a_year_label(self):
+        # （2023—2035年） names a plan's period: neither end is a year the passage reports on
+        passages = [FOREST, HERITAGE]
+        headings = ["甲", "现代化首都都市圈空间协同规划（2023—2035年） 第一章"]
+        for year in ("2023", "2035"):
+            answer = f"{year}年，北京中轴线正式列入《世界遗产名录》[2]。"
+            v = verify_answer(answer, passages, headings=headings)
+            assert v.ungrounded_figures == (f"{year}年",)
+
+    def test_headings_must_match_the_passages(self):
+        with pytest.raises(ValueError, match="2 headings for 3 passages"):
+            verify_answer("x[1]", PASSAGES, headings=["a", "b"])
 
     def test_threshold_out_of_range_is_refused(self):
         with pytest.raises(ValueError, match="1.5"):

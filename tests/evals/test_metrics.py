@@ -205,6 +205,19 @@ def test_grounded_answer_with_an_uncited_figure_is_flagged():
     assert row["grounded_with_missing_figure"]
 
 
+def test_a_year_in_the_cited_report_title_is_not_a_missing_figure():
+    record = _record("2023年度：44.9%[1]", cited=("全市森林覆盖率达到44.9%",))
+    assert score_answer(["44.9%"], "any", ["44.9%"], True, record)["grounded_with_missing_figure"]
+    record["citations"][0].update(
+        title="北京城市总体规划实施体检报告公众读本（2023年度）", section=""
+    )
+    assert not score_answer(["44.9%"], "any", ["44.9%"], True, record)[
+        "grounded_with_missing_figure"
+    ]
+    record["citations"][0].update(title="现代化首都都市圈空间协同规划（2023—2035年）")
+    assert score_answer(["44.9%"], "any", ["44.9%"], True, record)["grounded_with_missing_figure"]
+
+
 def test_summarise_answers():
     rows = [
         score_answer(["8处"], "any", ["增至8处"], True, _record("增至8处[1]", cited=("增至8处",))),
