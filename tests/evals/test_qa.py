@@ -138,7 +138,11 @@ def test_reports_are_covered_roughly_by_length(questions):
 
 @pytest.mark.parametrize(
     ("name", "first", "size", "unanswerable"),
-    [("qa_fresh.jsonl", 901, 60, 10), ("qa_fresh2.jsonl", 1101, 80, 25)],
+    [
+        ("qa_fresh.jsonl", 901, 60, 10),
+        ("qa_fresh2.jsonl", 1101, 80, 25),
+        ("qa_fresh3.jsonl", 1201, 80, 12),
+    ],
 )
 def test_later_decision_sets_load_apart_from_qa_jsonl(questions, name, first, size, unanswerable):
     # Written later from the reports alone (evals/README.md): all dev, ids of their own, checked
