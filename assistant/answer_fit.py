@@ -140,7 +140,11 @@ def kind_mismatch(question: str, figures: Sequence[str]) -> bool:
     """
     kind = asked_kind(question)
     if not kind:
-        return False
+        # A share or change of anything but money ("PM2.5浓度同比下降了多少") is never a sum of
+        # money: "天津投入4亿元…" answers another question.
+        if not _RATIO_WORDS.search(question) or _MONEY_WORDS.search(question):
+            return False
+        kind = "not money"
     kinds = set()
     for figure in figures:
         if _YEAR.fullmatch(figure):
@@ -149,6 +153,8 @@ def kind_mismatch(question: str, figures: Sequence[str]) -> bool:
         if unit and not _unit_kind(unit):
             return False  # 万/亿 alone
         kinds.add(_unit_kind(unit))
+    if kind == "not money":
+        return kinds == {"money"}
     if not kinds:  # years only
         return True
     units = kinds - {""}

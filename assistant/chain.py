@@ -3,6 +3,7 @@ verify every citation and figure, and return an `Answer` (or the fixed refusal).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -33,7 +34,7 @@ from assistant.grounding import (
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.settings import ChainSettings
-from corpus.cleaning import normalize_for_match
+from corpus.cleaning import CJK, normalize_for_match
 from corpus.errors import BadQueryError
 from corpus.models import Chunk
 from prompts import load_prompt
@@ -202,8 +203,14 @@ def unmatched_specifics(
         return []
     if scored is None:
         scored = score_sentences(question, [h.chunk.text for h in hits], tokenizer)
+    # Distinct sentences: overlapping chunks repeat one, which must not fill both windows.
+    best: dict[str, ScoredSentence] = {}
+    for sentence in scored:
+        if len(best) == windows:
+            break
+        best.setdefault(normalize_for_match(sentence.text), sentence)
     evidence: list[str] = []
-    for sentence in scored[:windows]:
+    for sentence in best.values():
         chunk = hits[sentence.n - 1].chunk
         spans = split_sentences(chunk.text)
         first = spans[max(0, sentence.position - 1)][0]
@@ -281,6 +288,33 @@ def citations_stating(answer: str, question: str, citations: Sequence[Citation])
     figures = _stated_figures(strip_markers(answer), question)
     stating = [c for c in citations if any(figure_in_text(f, c.hit.chunk.text) for f in figures)]
     return stating or list(citations)
+
+
+# A bare answer ("于家务乡", "起步区") is at most this long; a longer one is a sentence.
+_BARE_NAME_CHARS = 12
+
+
+def whole_name(answer: str, passages: Sequence[str], tokenizer: ChineseTokenizer) -> str:
+    """A bare answer that starts inside a word wherever its cited passages hold it, with the
+    word's start put back: the model copies 「家务乡」 out of 「位于于家务乡」 (位于 + 于家务乡) or
+    「于家务乡稳定保留」. Only when every occurrence lacks the same one or two characters."""
+    body = strip_markers(answer).strip()
+    item = re.split(r"[、，,；;。\s]", body, maxsplit=1)[0]
+    if len(body) > _BARE_NAME_CHARS or not re.match(rf"[{CJK}]", item):
+        return answer
+    prefixes = set()
+    for passage in passages:
+        spans = tokenizer.word_spans(passage)
+        for m in re.finditer(re.escape(item), passage):
+            word = next(((a, b) for a, b in spans if a <= m.start() < b), None)
+            prefixes.add(passage[word[0] : m.start()] if word else "")
+    if len(prefixes) != 1:
+        return answer
+    (prefix,) = prefixes
+    if not re.fullmatch(rf"[{CJK}]{{1,2}}", prefix):
+        return answer
+    at = answer.index(item)
+    return f"{answer[:at]}{prefix}{answer[at:]}"
 
 
 # A general place a name may start with that a table row leaves out ("北京舞蹈学院" -> 舞蹈学院).
@@ -767,6 +801,9 @@ class AnswerChain:
 
         if s.complete_comparisons and used_backend != "extractive" and COMPARES.search(standalone):
             check = self._other_half(standalone, packed, passages, check) or check
+        named = whole_name(check.text, [passages[n - 1] for n in check.cited], tokenizer)
+        if named != check.text:
+            check = dataclasses.replace(check, text=named, repaired=True)
         citations = tuple(
             self._citation(n, packed[n - 1], check.text, len(packed))
             for n in check.cited

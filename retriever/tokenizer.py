@@ -89,6 +89,10 @@ class ChineseTokenizer:
             and not _QUESTION_WORD.match(w)
         ]
 
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        """[start, end) of each word of `text` (jieba's default cut with the reports' terms)."""
+        return [(start, end) for _, start, end in self._jieba.tokenize(text)]
+
     @cached_property
     def _tagger(self) -> jieba.posseg.POSTokenizer:
         import jieba.posseg

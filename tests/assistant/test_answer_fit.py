@@ -11,6 +11,7 @@ PASSAGES = [
     "2024年居民人均可支配收入较2020年增长27.1%。拟设置床位400张。",
     "类别\t序号\t指标名称\t目标值\n\t24\t基层卫生医疗机构诊疗量占比（%）\t≥52\t预期性",
     "规划面积约155平方公里，到2035年常住人口规模控制在130万人以内。",
+    "2015年北京PM2.5平均浓度同比下降6.2%，天津投入4亿元支持沧州、唐山两市治理大气污染。",
 ]
 
 
@@ -28,6 +29,8 @@ PASSAGES = [
         ("雄安新区现在的常住人口有多少？", "155平方公里[3]", "同一种量"),  # an area for people
         ("北京城市图书馆有多少册藏书？", "有400张[1]。", "多少册"),  # counted in another unit
         ("拟设几座变电站？", "400张床位[1]", "多少座"),
+        # a change of anything but money, answered with a sum of money
+        ("2015年天津的PM2.5平均浓度同比下降了多少？", "天津投入4亿元治理大气污染[4]。", "同一种量"),
     ],
 )
 def test_misfits(question, answer, words):
@@ -54,6 +57,9 @@ def test_misfits(question, answer, words):
         ("拟设置多少个床位？", "400张[1]"),  # 个 counts anything
         ("有哪几张床？", "400张[1]"),  # a list
         ("绿地面积增长了多少？", "增长27.1%[1]。"),  # a change of an area
+        ("2015年北京PM2.5平均浓度同比下降了多少？", "下降6.2%[4]。"),
+        ("PM2.5浓度哪一年同比下降？", "2015年[4]"),  # a year asked with a change word
+        ("治理大气污染的资金增长了多少？", "投入4亿元[4]。"),  # money words: a sum may answer
     ],
 )
 def test_fits(question, answer):

@@ -430,6 +430,59 @@ def test_comparison_years_and_non_administrative_names_are_not_checked(retriever
     )
 
 
+def test_a_sentence_repeated_by_overlapping_chunks_fills_one_evidence_window(tokenizer):
+    # Overlapping chunks repeat a sentence; counted twice it pushed the sentence naming the
+    # question's place out of the two evidence windows, and the question was refused unasked.
+    from assistant.backend_extractive import ScoredSentence
+    from assistant.chain import unmatched_specifics
+    from corpus.models import Chunk
+    from retriever.models import Hit
+
+    shared = "北京、天津、河北人口加起来有1亿多，土地面积有21.6万平方公里。"
+    texts = [
+        f"{shared}京津冀地缘相接。",
+        f"习近平指出。{shared}",
+        "通州区与北三县面积约2164平方公里。",
+    ]
+    hits = [
+        Hit(Chunk(f"d:{n:04d}:x", "d", "京津冀协同发展", (), t, 0, len(t), 1, 1, n), 1.0 / n, n)
+        for n, t in enumerate(texts, start=1)
+    ]
+
+    def scored(n: int, position: int, sentence: str, score: float) -> ScoredSentence:
+        start = texts[n - 1].index(sentence)
+        return ScoredSentence(score, 0.5, n, position, start, start + len(sentence), sentence)
+
+    ranked = [
+        scored(1, 0, shared, 0.82),
+        scored(2, 1, shared, 0.81),
+        scored(3, 0, texts[2], 0.74),
+    ]
+    question = "通州区与北三县加起来的面积有多少？"
+    assert unmatched_specifics(question, hits, tokenizer, scored=ranked) == []
+    assert unmatched_specifics(question, hits, tokenizer, scored=ranked[:2]) == ["通州区"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "passages", "expected"),
+    [
+        # the model halves 「位于于家务乡」 (位于 + 于家务乡) or drops the name's first character
+        ("家务乡[1]", ["“伏羲农场”是智慧农业标杆项目，位于于家务乡。"], "于家务乡[1]"),
+        ("家务乡[2]", ["万田：于家务乡稳定保留3万亩科研试验田。"], "于家务乡[2]"),
+        # whole words, or passages that disagree on what is missing, stay as they are
+        ("于家务乡[1]", ["位于于家务乡。"], "于家务乡[1]"),
+        ("起步区[1]", ["“一主”即起步区，为容城、安新两县交界区域。"], "起步区[1]"),
+        ("家务乡[1]", ["位于于家务乡。", "新家务乡。"], "家务乡[1]"),
+        # a sentence is not a bare answer
+        ("伏羲农场在通州区的家务乡，是智慧农业标杆项目[1]。", ["位于于家务乡。"], None),
+    ],
+)
+def test_a_bare_answer_cut_inside_a_word_gets_the_word_back(tokenizer, answer, passages, expected):
+    from assistant.chain import whole_name
+
+    assert whole_name(answer, passages, tokenizer) == (expected or answer)
+
+
 class TestCitedSpecifics:
     """An answer whose cited sentences never name the question's year or place is refused."""
 
