@@ -220,8 +220,10 @@ def unmatched_specifics(
     return [
         s
         for s in specifics
-        if normalize_for_match(s) not in text
-        and normalize_for_match(s).rstrip("市区县省") not in text
+        if not any(
+            normalize_for_match(n) in text
+            for n in (s, s.rstrip("市区县省"), *tokenizer.listed_places.get(s, ()))
+        )
     ]
 
 
@@ -234,9 +236,14 @@ _PLACE_ALIASES = {"通州": ("副中心",)}
 
 def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
     """A question's single year (not a comparison's years) and its place names, except the city's
-    and the country's own: what an answer's cited sentences must also be about."""
+    and the country's own: what an answer's cited sentences must also be about. The reports'
+    own place names (`tokenizer.listed_places`: 雄安新区, 通武廊) only outside a comparison:
+    "雄安新区和城市副中心的规划范围分别有多大" is answered from two passages."""
+    compares = bool(_COMPARISON.search(question))
     return _single_year(question) + [
-        p for p in tokenizer.place_names(question) if not p.startswith(_GENERAL_PLACES)
+        p
+        for p in tokenizer.place_names(question)
+        if not p.startswith(_GENERAL_PLACES) and not (compares and p in tokenizer.listed_places)
     ]
 
 
@@ -273,7 +280,7 @@ def uncited_specifics(
                 missing.append(s)
             continue
         bare = s.rstrip("".join(_ADMIN_SUFFIXES))
-        names = (s, bare, *_PLACE_ALIASES.get(bare, ()))
+        names = (s, bare, *_PLACE_ALIASES.get(bare, ()), *tokenizer.listed_places.get(s, ()))
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing

@@ -39,9 +39,15 @@ _QUESTION_WORD = re.compile(r"^(?:哪|几(?!乎)|多[少长大高远久宽深重
 class ChineseTokenizer:
     """jieba with the reports' own terms; one instance per process, handed down by the edge."""
 
-    def __init__(self, userdict: Path | None = None, stopwords: Path | None = None) -> None:
+    def __init__(
+        self,
+        userdict: Path | None = None,
+        stopwords: Path | None = None,
+        places: Path | None = None,
+    ) -> None:
         self._userdict = userdict or DATA_DIR / "userdict.txt"
         self._stopwords_path = stopwords or DATA_DIR / "stopwords.txt"
+        self._places_path = places or DATA_DIR / "places.txt"
 
     @cached_property
     def _jieba(self) -> jieba.Tokenizer:
@@ -114,13 +120,39 @@ class ChineseTokenizer:
         """word -> jieba's part-of-speech tag (main dictionary) for the words of `text`."""
         return {w.word: w.flag for w in self._tagged(text)}
 
+    @cached_property
+    def listed_places(self) -> dict[str, tuple[str, ...]]:
+        """The reports' place names jieba does not know (`data/places.txt`) -> their other names."""
+        if not self._places_path.exists():
+            return {}
+        places: dict[str, tuple[str, ...]] = {}
+        for line in self._places_path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, others = line.partition("=")
+                places[name.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
+        return places
+
+    @cached_property
+    def _listed_pattern(self) -> re.Pattern[str] | None:
+        names = sorted(self.listed_places, key=len, reverse=True)  # 亦庄新城 before 亦庄
+        return re.compile("|".join(map(re.escape, names))) if names else None
+
     def place_names(self, text: str) -> list[str]:
-        """Place names (jieba's `ns` words of two characters or more) in `text`, in order."""
-        words = self._tagged(text)
-        return list(
-            dict.fromkeys(
-                w.word
-                for w in words
-                if w.flag == "ns" and len(w.word) >= 2 and w.word not in _NOT_PLACES
-            )
-        )
+        """Place names in `text`, in order: the listed ones (`listed_places`), then jieba's `ns`
+        words of two characters or more that overlap none of them (not 城镇 of 潞城镇)."""
+        text = unicodedata.normalize("NFKC", text)
+        listed = list(self._listed_pattern.finditer(text)) if self._listed_pattern else []
+        taken = [(m.start(), m.end()) for m in listed]
+        found = [m.group(0) for m in listed]
+        pos = 0
+        for w in self._tagged(text):
+            start, pos = pos, pos + len(w.word)
+            if (
+                w.flag == "ns"
+                and len(w.word) >= 2
+                and w.word not in _NOT_PLACES
+                and not any(a < pos and start < b for a, b in taken)
+            ):
+                found.append(w.word)
+        return list(dict.fromkeys(found))

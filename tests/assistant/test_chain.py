@@ -510,6 +510,19 @@ class TestCitedSpecifics:
         assert uncited_specifics("2022年和2023年森林覆盖率各是多少？", [forest], tokenizer) == []
         assert uncited_specifics("延庆森林覆盖率是多少？", [], tokenizer) == []
 
+    def test_the_reports_own_places_are_checked_outside_comparisons(self, retriever, tokenizer):
+        from assistant.chain import question_specifics, uncited_specifics
+
+        # 雄安新区 is not a place to jieba; the project's list of the reports' places names it
+        assert question_specifics("雄安新区现在的常住人口有多少？", tokenizer) == ["雄安新区"]
+        forest = self._citation(retriever, "平原地区森林覆盖率达到32.5%。")
+        assert uncited_specifics("雄安新区平原地区森林覆盖率是多少？", [forest], tokenizer) == [
+            "雄安新区"
+        ]
+        # a comparison of two places is answered from two passages: no single one names both
+        assert question_specifics("雄安新区和城市副中心的规划范围分别有多大？", tokenizer) == []
+        assert question_specifics("天津市和河北的常住人口分别是多少？", tokenizer) == ["天津市", "河北"]
+
     def test_an_answer_about_another_place_is_refused(self, retriever):
         reply = "平原地区森林覆盖率达到32.5%[1]。"
         question = "延庆平原地区的森林覆盖率是多少？"

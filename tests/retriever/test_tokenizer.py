@@ -63,7 +63,7 @@ def test_place_names_skip_planning_terms_and_plain_words(tok):
     ("question", "places"),
     [
         ("通州十五五要新建扩建多少座110千伏变电站？", ["通州"]),  # 新建: to build
-        ("石家庄都市圈里哪几个城市被纳入首都都市圈？", []),
+        ("石家庄都市圈里哪几个城市被纳入首都都市圈？", ["石家庄"]),  # listed: jieba says nr
         ("北京大兴国际机场临空经济区的“三区叠加”是哪三区？", ["北京"]),
         ("天津市滨海新区和河北廊坊", ["天津市", "滨海新区", "河北", "廊坊"]),
         ("京雄走廊北头从哪里起，南边到哪里？", ["京雄"]),  # 北头: the north end
@@ -71,3 +71,29 @@ def test_place_names_skip_planning_terms_and_plain_words(tok):
 )
 def test_words_tagged_as_places_that_are_not_are_left_out(tok, question, places):
     assert tok.place_names(question) == places
+
+
+@pytest.mark.parametrize(
+    ("question", "places"),
+    [
+        # the reports' places jieba misses (雄安新区: x, 石家庄: nr) or cuts (潞城镇 -> 城镇)
+        ("雄安新区到2035年常住人口规模要控制在多少万人？", ["雄安新区"]),
+        ("潞城镇有几所学校？", ["潞城"]),
+        ("唐山港一年的货物吞吐量有多少？", ["唐山港"]),
+        ("亦庄新城的规划面积", ["亦庄新城"]),  # the longer name, not 亦庄 inside it
+        ("通州区加上北三县，总面积有多大？", ["北三县", "通州区"]),
+    ],
+)
+def test_listed_places_are_place_names(tok, question, places):
+    assert tok.place_names(question) == places
+
+
+def test_listed_places_come_with_their_other_names(tok, tmp_path):
+    assert tok.listed_places["雄安新区"] == ("雄安",)
+    assert set(tok.listed_places["北三县"]) == {"三河", "大厂", "香河"}
+    listed = tmp_path / "places.txt"
+    listed.write_text("# comment\n\n甲乙庄=甲庄, 乙庄\n", encoding="utf-8")
+    own = ChineseTokenizer(places=listed)
+    assert own.listed_places == {"甲乙庄": ("甲庄", "乙庄")}
+    assert own.place_names("甲乙庄有多大？") == ["甲乙庄"]
+    assert ChineseTokenizer(places=tmp_path / "none.txt").place_names("雄安新区有多大？") == []
