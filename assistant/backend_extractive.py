@@ -39,7 +39,10 @@ _CARRY = 0.5
 # ("“五辅”即雄县、容城……", "三城一区（中关村科学城、…）", "通武廊地区包括…") or list its parts right
 # before it ("雄安新区和城市副中心“两翼”"): such a sentence comes first.
 _ASKS_NAMES = re.compile(r"哪[几些两三四五六七八九十]|什么|指的?是|是指|是哪|包括|意思|内容|分别是")
-_DEFINES_AFTER = r"[”」』\"']?(?:地区|区域|片区)?\s*(?:即|指|是指|就是|主要包括|包括|分为|[（(：:])"
+_DEFINES_AFTER = (
+    r"[”」』\"']?(?:地区|区域|片区)?\s*"
+    r"(?:[，,]\s*(?:即|也就是|就是)|即|指|是指|就是|主要包括|包括|分为|[（(：:])"
+)
 _LISTED_BEFORE = re.compile(r"[^，。；;,]{2,}[、和与及][^，。；;,、和与及]{2,}$")
 _OPENING_QUOTES = "“「『\"'"
 # Retrieval rank breaks near-ties only; coverage of the question's terms must decide.

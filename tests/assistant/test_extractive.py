@@ -100,14 +100,17 @@ class TestExtractiveAnswer:
             ("三城一区（中关村科学城、怀柔科学城、未来科学城、创新型产业集群示范区）", True),
             ("通武廊地区包括北京市通州区、天津市武清区和河北省廊坊市的相关地区。", True),
             ("推动河北雄安新区和北京城市副中心“两翼”比翼齐飞。", True),
+            # "…，即…" after the term: 培育京津雄地区创新三角，即以首都为核心、三点支撑的创新集聚区
+            ("培育京津雄地区创新三角，即以首都为核心、三点支撑的创新集聚区。", True),
             # the term is one more item of a list, or only named
             ("加大河北雄安新区、通州区与北三县、天津滨海新区政策赋能力度。", False),
             ("形成“一核、两区、三镇”的格局。", False),
             ("发挥“两翼”的牵引支撑作用。", False),
+            ("培育京津雄地区创新三角，提升首都都市圈核心竞争力。", False),
         ],
     )
     def test_which_sentences_spell_a_term_out(self, sentence, spelled):
-        terms = ["五辅", "三城一区", "通武廊", "两翼", "北三县", "一核"]
+        terms = ["五辅", "三城一区", "通武廊", "两翼", "北三县", "一核", "创新三角"]
         assert _spells_out(sentence, terms) is spelled
 
     def test_the_asked_term_is_the_last_quoted_one(self):
