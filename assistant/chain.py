@@ -243,7 +243,8 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
     return _single_year(question) + [
         p
         for p in tokenizer.place_names(question)
-        if not p.startswith(_GENERAL_PLACES) and not (compares and p in tokenizer.listed_places)
+        if (p in tokenizer.listed_places or not p.startswith(_GENERAL_PLACES))
+        and not (compares and p in tokenizer.listed_places)
     ]
 
 

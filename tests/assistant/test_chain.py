@@ -522,6 +522,11 @@ class TestCitedSpecifics:
         # a comparison of two places is answered from two passages: no single one names both
         assert question_specifics("雄安新区和城市副中心的规划范围分别有多大？", tokenizer) == []
         assert question_specifics("天津市和河北的常住人口分别是多少？", tokenizer) == ["天津市", "河北"]
+        # a listed place is checked though it starts with the city's name (首都 is not a place)
+        assert question_specifics("2023年首都机场的旅客吞吐量是多少？", tokenizer) == [
+            "2023",
+            "首都机场",
+        ]
 
     def test_an_answer_about_another_place_is_refused(self, retriever):
         reply = "平原地区森林覆盖率达到32.5%[1]。"

@@ -64,7 +64,7 @@ def test_place_names_skip_planning_terms_and_plain_words(tok):
     [
         ("通州十五五要新建扩建多少座110千伏变电站？", ["通州"]),  # 新建: to build
         ("石家庄都市圈里哪几个城市被纳入首都都市圈？", ["石家庄"]),  # listed: jieba says nr
-        ("北京大兴国际机场临空经济区的“三区叠加”是哪三区？", ["北京"]),
+        ("北京大兴国际机场临空经济区的“三区叠加”是哪三区？", ["大兴国际机场", "北京"]),
         ("天津市滨海新区和河北廊坊", ["天津市", "滨海新区", "河北", "廊坊"]),
         ("京雄走廊北头从哪里起，南边到哪里？", ["京雄"]),  # 北头: the north end
     ],
@@ -82,6 +82,7 @@ def test_words_tagged_as_places_that_are_not_are_left_out(tok, question, places)
         ("唐山港一年的货物吞吐量有多少？", ["唐山港"]),
         ("亦庄新城的规划面积", ["亦庄新城"]),  # the longer name, not 亦庄 inside it
         ("通州区加上北三县，总面积有多大？", ["北三县", "通州区"]),
+        ("2023年首都机场的旅客吞吐量是多少？", ["首都机场"]),  # jieba: 首都机场 n
     ],
 )
 def test_listed_places_are_place_names(tok, question, places):
