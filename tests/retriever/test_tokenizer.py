@@ -92,6 +92,8 @@ def test_listed_places_are_place_names(tok, question, places):
 def test_listed_places_come_with_their_other_names(tok, tmp_path):
     assert tok.listed_places["雄安新区"] == ("雄安",)
     assert set(tok.listed_places["北三县"]) == {"三河", "大厂", "香河"}
+    # a passage names 大兴国际机场 once, then says 机场; 首都机场 must be named
+    assert "机场" in tok.listed_places["大兴机场"] and "机场" not in tok.listed_places["首都机场"]
     listed = tmp_path / "places.txt"
     listed.write_text("# comment\n\n甲乙庄=甲庄, 乙庄\n", encoding="utf-8")
     own = ChineseTokenizer(places=listed)
