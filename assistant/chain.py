@@ -243,8 +243,7 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
     return _single_year(question) + [
         p
         for p in tokenizer.place_names(question)
-        if (p in tokenizer.listed_places or not p.startswith(_GENERAL_PLACES))
-        and not (compares and p in tokenizer.listed_places)
+        if (not compares if p in tokenizer.listed_places else not p.startswith(_GENERAL_PLACES))
     ]
 
 
@@ -312,6 +311,8 @@ def whole_name(answer: str, passages: Sequence[str], tokenizer: ChineseTokenizer
         return answer
     prefixes = set()
     for passage in passages:
+        if item not in passage:
+            continue
         spans = tokenizer.word_spans(passage)
         for m in re.finditer(re.escape(item), passage):
             word = next(((a, b) for a, b in spans if a <= m.start() < b), None)

@@ -146,7 +146,7 @@ class ChineseTokenizer:
         taken = [(m.start(), m.end()) for m in listed]
         found = [m.group(0) for m in listed]
         pos = 0
-        for w in self._tagged(text):
+        for w in self._tagger.lcut(text):
             start, pos = pos, pos + len(w.word)
             if (
                 w.flag == "ns"
