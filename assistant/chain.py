@@ -22,6 +22,7 @@ from assistant.backend_extractive import (
     score_sentences,
     truncate_sentence,
 )
+from assistant.figure_choice import better_clauses, figure_sentences, question_terms
 from assistant.grounding import (
     Verification,
     extract_figures,
@@ -710,6 +711,40 @@ class AnswerChain:
             return None
         return check
 
+    def _requote_figures(
+        self, question: str, packed: Sequence[Hit], passages: list[str], check: Verification
+    ) -> tuple[Verification, str] | None:
+        """The report's sentences instead of an answer whose figure another clause of its line
+        fits better (`assistant.figure_choice`): the better-fitting sentences first, then the
+        ones stating the answer's own figures, each quoted with its citation; with the notice
+        naming both figures. None when every figure fits as well as any other of its kind."""
+        cited = {n: passages[n - 1] for n in check.cited if 0 < n <= len(passages)}
+        figures = _stated_figures(strip_markers(check.text), question)
+        words = self.retriever.tokenizer.tokenize(question)
+        bm25 = self.retriever.index.bm25
+        terms = question_terms(question, words, {w: bm25.idf(w) for w in words}, bm25.unseen_idf)
+        better = better_clauses(question, figures, cited, terms)
+        if not better:
+            return None
+        spans = dict.fromkeys(
+            [(b.n, b.better_sentence) for b in better] + figure_sentences(figures, cited)
+        )
+        keep = [figure for b in better for figure in (b.figure, b.better)]
+        quotes = [
+            f"“{truncate_sentence(passages[n - 1][start:end], _FOCUS_SENTENCE_CHARS, keep)}”[{n}]"
+            for n, (start, end) in spans
+        ]
+        requoted = verify_answer(
+            "据报告：" + "；".join(quotes),
+            passages,
+            support_threshold=self.settings.support_threshold,
+            headings=_headings(packed),
+        )
+        if requoted.refused:
+            return None
+        pairs = "、".join(f"“{b.figure}”（同一段还写有“{b.better}”）" for b in better)
+        return requoted, f"回答中的{pairs}未必是问题所问的那一项；以下为报告原文。"
+
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
         index, since the model may name one whose sentences the focused context left out."""
@@ -810,6 +845,13 @@ class AnswerChain:
 
         if s.complete_comparisons and used_backend != "extractive" and COMPARES.search(standalone):
             check = self._other_half(standalone, packed, passages, check) or check
+        if s.quote_ambiguous_figures and used_backend != "extractive":
+            requoted = self._requote_figures(standalone, packed, passages, check)
+            if requoted is not None:
+                check, said = requoted
+                used_backend = "extractive"
+                notice = notice or said
+                fallback = fallback or "figure_quote"
         named = whole_name(check.text, [passages[n - 1] for n in check.cited], tokenizer)
         if named != check.text:
             check = dataclasses.replace(check, text=named, repaired=True)

@@ -101,6 +101,12 @@ class ChainSettings:
     # figure it names there is added as a quote (`AnswerChain._other_half`). Dev split: 2 more
     # comparisons right (88.7% -> 89.9%), no other answer moved; test split: no answer moved.
     complete_comparisons: bool = True
+    # A model's figure whose clause fits the question less well than another clause of the same
+    # line stating a figure of the same kind ("4座" of "220千伏变电站4座、110千伏变电站17座" for
+    # "110千伏变电站多少座") is replaced by the report's sentences, the better-fitting one first
+    # (`assistant.figure_choice`). Decision sets (dev, qa_fresh, qa_fresh2, qa_fresh3, second
+    # follow-up set), replayed on stored local answers: 8 wrong answers right, no right one lost.
+    quote_ambiguous_figures: bool = True
     rewrite_with_model: bool = True
 
     def __post_init__(self) -> None:

@@ -52,6 +52,11 @@ class BM25Index:
             postings[term] = (docs, weights.astype(np.float32))
         return cls(postings, n_docs, k1, b)
 
+    @property
+    def unseen_idf(self) -> float:
+        """The IDF of a term no chunk contains: the largest any term gets."""
+        return math.log(1.0 + (self.n_docs + 0.5) / 0.5)
+
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term no chunk contains gets the largest value."""
         entry = self._postings.get(term)
