@@ -50,6 +50,14 @@ _ASKED_COUNTER = re.compile(
     r"(人次|架次|册|天|件|家|所|座|条|辆|张|套|名|处|项|次|吨|部|批|户|棵|株|艘|列|位|层|届)"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d年度?")
+# A question asking when ("哪一年批复的", "什么时候投运", "是哪天签的"). "多少年" and "几年" ask how
+# long, not when; "时间" alone is as often a duration ("通勤时间").
+_ASKS_WHEN = re.compile(r"哪一?年(?!度)|什么时候|啥时候|何时|哪一?天|哪个月|几月|什么时间(?!内)")
+# What answers when: a year, a month or a day, a five-year plan period ("十四五"), a season.
+_WHEN = re.compile(
+    r"(?:19|20)\d\d|\d{1,2}\s*[月日号]|[一二三四五六七八九十]+月|十[一二三四五六七八九]五|"
+    r"[春夏秋冬]季|年底|年初|年末|年中"
+)
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
 _MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额")
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
@@ -108,6 +116,8 @@ def misfit(
     if _NOT_GIVEN.search(text):
         return "模型表示段落中没有给出答案"
     own = set(extract_figures(question))
+    if asks_when(question) and not states_when(_without(text, own)):
+        return "问题问的是时间，回答中没有年份或日期"
     figures = [f for f in extract_figures(text) if f not in own]
     if not figures:
         if (
@@ -159,6 +169,28 @@ def kind_mismatch(question: str, figures: Sequence[str]) -> bool:
         return True
     units = kinds - {""}
     return bool(units) and kind not in units
+
+
+def asks_when(question: str) -> bool:
+    """Does the question ask when something happened or is due ("哪一年批复的", "什么时候投运")?"""
+    return bool(_ASKS_WHEN.search(question))
+
+
+def asks_quantity(question: str) -> bool:
+    """Does the question ask how many or how much ("多少", "多大", "几座")?"""
+    return bool(_ASKS_QUANTITY.search(question))
+
+
+def states_when(text: str) -> bool:
+    """Does `text` state a time: a year, month or day, a plan period ("十四五"), a season?"""
+    return bool(_WHEN.search(text))
+
+
+def _without(text: str, figures: set[str]) -> str:
+    """`text` less the figures the question itself states ("2024年…哪一天" answered "2024年")."""
+    for figure in sorted(figures, key=len, reverse=True):
+        text = text.replace(figure, " ")
+    return text
 
 
 def _states_any(figures: Sequence[str], texts: Sequence[str]) -> bool:

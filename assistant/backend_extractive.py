@@ -15,6 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
+from assistant.answer_fit import asks_quantity, asks_when, states_when
 from assistant.grounding import extract_figures, split_sentences
 from assistant.models import REFUSAL
 from retriever.filters import compact_text, quoted_phrases
@@ -38,7 +39,7 @@ _CARRY = 0.5
 # that only use it ("形成“一核、两区……一廊”的格局"). The reports spell a term out right after it
 # ("“五辅”即雄县、容城……", "三城一区（中关村科学城、…）", "通武廊地区包括…") or list its parts right
 # before it ("雄安新区和城市副中心“两翼”"): such a sentence comes first.
-_ASKS_NAMES = re.compile(r"哪[几些两三四五六七八九十]|什么|指的?是|是指|是哪|包括|意思|内容|分别是")
+_ASKS_NAMES = re.compile(r"哪[几些两三四五六七八九十]|什么(?!时候|时间)|指的?是|是指|是哪|包括|意思|内容|分别是")
 _DEFINES_AFTER = (
     r"[”」』\"']?(?:地区|区域|片区)?\s*"
     r"(?:[，,]\s*(?:即|也就是|就是)|即|指|是指|就是|主要包括|包括|分为|[（(：:])"
@@ -173,6 +174,9 @@ def score_sentences(
     total = sum(idf.values())
     asked = frozenset(terms)
     wants_figure = bool(_QUANTITY_CUES.search(question))
+    # A question asking when (and not also how many) is answered by a sentence stating a
+    # time, not by any figure.
+    wants_time = asks_when(question) and not asks_quantity(question)
     defined = _defined_terms(question) if _ASKS_NAMES.search(question) else []
     coverages = [sum(idf[t] for t in terms if t in tokens) / total for *_, tokens in candidates]
     # Only a sentence holding a question term is scored, so only it is compared in meaning.
@@ -194,7 +198,7 @@ def score_sentences(
         if carry:
             before = previous.get((n, position), frozenset())
             score += carry * sum(idf[t] for t in terms if t in before and t not in tokens) / total
-        if wants_figure and extract_figures(text):
+        if wants_figure and extract_figures(text) and (not wants_time or states_when(text)):
             score += _FIGURE_BONUS
         spelled = bool(defined) and _spells_out(text, defined)
         if len(text) > _LONG_SENTENCE:

@@ -31,6 +31,10 @@ PASSAGES = [
         ("拟设几座变电站？", "400张床位[1]", "多少座"),
         # a change of anything but money, answered with a sum of money
         ("2015年天津的PM2.5平均浓度同比下降了多少？", "天津投入4亿元治理大气污染[4]。", "同一种量"),
+        # a question asking when, answered without a year, month or day
+        ("环球度假区二期什么时候开业？", "推动环球度假区后续项目建设[2]。", "时间"),
+        ("M102线预计哪一年能通车？", "M102线长约18公里，设车站16座[1]。", "时间"),
+        ("2024年北京城市图书馆是哪天开馆的？", "2024年北京城市图书馆开馆[1]。", "时间"),
     ],
 )
 def test_misfits(question, answer, words):
@@ -64,6 +68,20 @@ def test_misfits(question, answer, words):
 )
 def test_fits(question, answer):
     assert misfit(question, answer, PASSAGES) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("《京津冀自贸试验区协同发展行动方案》是哪天签署的？", "2023年12月25日签署[1]。"),
+        ("2023年的“百千工程”是什么时候启动的？", "2023年9月启动[1]。"),  # 9月 besides its 2023年
+        ("老旧小区改造说的是哪年以前建成的小区？", "2000年底前建成的小区[1]。"),
+        ("这项工程什么时候完成？", "“十五五”时期完成[1]。"),
+        ("2024年度读本里的人口是多少？", "2183.2万人[1]。"),  # 年度 names a report, not asks when
+    ],
+)
+def test_a_time_answers_a_question_asking_when(question, answer):
+    assert misfit(question, answer, [answer]) == ""
 
 
 SIZES = [

@@ -113,6 +113,16 @@ class TestExtractiveAnswer:
         terms = ["五辅", "三城一区", "通武廊", "两翼", "北三县", "一核", "创新三角"]
         assert _spells_out(sentence, terms) is spelled
 
+    def test_a_question_asking_when_quotes_the_sentence_stating_a_time(self, tokenizer):
+        layout = [
+            "“百千工程”即“百村示范、千村振兴”工程，是深入学习运用“千万工程”经验的重要举措。"
+            "深入实施“百千工程”，基本完成第一批19个示范村建设。",
+            "“百千工程”自2023年9月启动，旨在推动乡村全面振兴。",
+        ]
+        # "什么时候" asks a time, not what the quoted term means; a count (19个) is not a time
+        answer = extractive_answer("北京的“百千工程”是什么时候启动的？", layout, tokenizer)
+        assert quotes(answer)[0] == (layout[1], 2)
+
     def test_the_asked_term_is_the_last_quoted_one(self):
         assert _defined_terms("“一核两翼”里的“两翼”指的是哪两个地方？") == ["两翼"]
         assert _defined_terms("北京的“三城一区”是指哪几个？") == ["三城一区"]
