@@ -65,6 +65,7 @@ _IN_PARTS = re.compile(r"其中|[？?].+[？?]")
 COMPARES = re.compile(r"分别|各(?:是|为|有|说)|两年|前后|这两年|变化|相比|[和与跟同].{1,20}比")
 _COMPARED_SENTENCE_RATIO = 0.6
 _CLAUSE_BREAK = "，,；;、："
+_QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 # How close in meaning a sentence is to the question (multilingual-e5-small cosine, from the
 # sentence vectors the index holds) adds `_DENSE_WEIGHT * (similarity - _DENSE_CENTER)` to its
 # score: e5 rates every sentence of these reports 0.75-0.93 against a question, so the centre
@@ -75,6 +76,9 @@ _CLAUSE_BREAK = "，,；;、："
 # precision 69.7% -> 72.3%); held-out test 80.7% -> 82.4%, unanswerable refused 36.4% as before.
 _DENSE_WEIGHT = 2.0
 _DENSE_CENTER = 0.8
+# A yearly report's title names the year all its sentences are about: "…公众读本（2023年度）".
+# (A plan period's ends, "（2023—2035年）", are not the year of each sentence.)
+_TITLE_YEAR = re.compile(r"((?:19|20)\d\d)年度")
 # (question, sentences) -> similarity of each sentence to the question, None where unknown
 Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 
@@ -144,6 +148,7 @@ def score_sentences(
     tokenizer: ChineseTokenizer,
     carry: float = 0.0,
     similarity: Similarity | None = None,
+    titles: Sequence[str] | None = None,
 ) -> list[ScoredSentence]:
     """Every sentence of `passages` that holds a question term, best first.
 
@@ -154,15 +159,18 @@ def score_sentences(
     bonus for earlier passages, plus the sentence's closeness in meaning to the question when
     `similarity` is given (`_DENSE_WEIGHT`), minus a penalty for very long or very short
     sentences. A sentence that spells out the term a question asks the meaning of
-    (`_spells_out`) comes before all others.
+    (`_spells_out`) comes before all others. `titles` (each passage's report title): every
+    sentence of a yearly report holds the year its title names ("2023年和2024年各是多少" is
+    answered by "全市…浓度为32微克" of the 2023 reader, which never repeats its year).
     """
     terms = list(dict.fromkeys(tokenizer.tokenize(question)))
     candidates: list[tuple[int, int, int, int, str, frozenset[str]]] = []
     for n, passage in enumerate(passages, start=1):
+        dated = _title_years(titles[n - 1] if titles and n <= len(titles) else "")
         for position, (start, end) in enumerate(split_sentences(passage)):
             text = passage[start:end]
             if _NOT_CONTENT.sub("", text):
-                tokens = frozenset(tokenizer.tokenize(text))
+                tokens = frozenset(tokenizer.tokenize(text)) | dated
                 candidates.append((n, position, start, end, text, tokens))
     if not terms or not candidates:
         return []
@@ -216,6 +224,12 @@ def score_sentences(
     return scored
 
 
+def _title_years(title: str) -> frozenset[str]:
+    """The year tokens a report title gives each of its sentences: "2023年" and "2023" for
+    "…（2023年度）" (what the tokenizer makes of a question's "2023年"); none for a plan."""
+    return frozenset(t for y in _TITLE_YEAR.findall(title) for t in (f"{y}年", y))
+
+
 def _defined_terms(question: str) -> list[str]:
     """The term a question asks the meaning of: the last one it puts in quotation marks
     ("“一核、两区……一廊”中的“一廊”指什么" asks about 一廊; the first quote only says where)."""
@@ -248,10 +262,12 @@ def extractive_answer(
     max_chars: int = 220,
     min_coverage: float = 0.0,
     similarity: Similarity | None = None,
+    titles: Sequence[str] | None = None,
 ) -> str:
     """Quote the passage sentences that best cover the question (`score_sentences`), each
     with its `[n]`: `据报告：“…”[n]` (sentences verbatim), or REFUSAL when no sentence holds
-    any question term, or none covers `min_coverage` of it.
+    any question term, or none covers `min_coverage` of it. `titles`: each passage's report
+    title, for the year a yearly report's sentences are about.
     """
     if max_sentences < 1:
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
@@ -259,7 +275,9 @@ def extractive_answer(
         raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got {min_coverage}")
-    scored = score_sentences(question, passages, tokenizer, carry=_CARRY, similarity=similarity)
+    scored = score_sentences(
+        question, passages, tokenizer, carry=_CARRY, similarity=similarity, titles=titles
+    )
     # No sentence covers enough of the question (weighted by rarity): the passages talk about
     # something near the question, not the question itself.
     # A sentence spelling out the term asked about answers it even if the question's other
@@ -271,7 +289,12 @@ def extractive_answer(
 
     best_score = scored[0].score
     terms = tokenizer.tokenize(question)
-    compares = bool(COMPARES.search(question))
+    # A question naming two years ("2023年是多少、2024年降到了多少") compares them: each further
+    # quote must add a year the quotes so far do not hold (a yearly report's sentences hold its
+    # title's year, `score_sentences`).
+    years = {f"{y}年" for y in _QUESTION_YEAR.findall(question)}
+    years = years if len(years) >= 2 else set()
+    compares = bool(COMPARES.search(question)) or bool(years)
     quotes: list[str] = []
     chosen: list[ScoredSentence] = []
     used = 0
@@ -283,6 +306,9 @@ def extractive_answer(
         if compares and sentence.n != scored[0].n:
             ratio = _COMPARED_SENTENCE_RATIO
         if quotes and (sentence.score < ratio * best_score or used + len(text) > max_chars):
+            continue
+        held_years = {y for c in chosen for y in c.held & years}
+        if quotes and years - held_years and not (sentence.held & (years - held_years)):
             continue
         text = truncate_sentence(text, max_chars, terms) if not quotes else text
         if any(text in q for q in quotes):
@@ -333,7 +359,8 @@ class ExtractiveChatModel(BaseChatModel):
 
     It reads no prompt text: the chain puts the inputs in the last message's
     `additional_kwargs["planqa"] = {"question": str, "passages": list[str]}`, where
-    `passages[0]` is cited as [1].
+    `passages[0]` is cited as [1], and optionally `"titles": list[str]`, each passage's report
+    title.
     """
 
     tokenizer: ChineseTokenizer | None = None
@@ -362,6 +389,9 @@ class ExtractiveChatModel(BaseChatModel):
                 "pass the question and the retrieved passages there."
             )
         question, passages = inputs["question"], inputs["passages"]
+        titles = inputs.get("titles")
+        if titles is not None and not all(isinstance(t, str) for t in titles):
+            raise ValueError('additional_kwargs["planqa"]["titles"] must be a list of str')
         if not isinstance(question, str) or not all(isinstance(p, str) for p in passages):
             raise ValueError(
                 'additional_kwargs["planqa"] must hold a str "question" and a list of str '
@@ -378,6 +408,7 @@ class ExtractiveChatModel(BaseChatModel):
             self.max_chars,
             self.min_coverage,
             self.similarity,
+            titles,
         )
 
     def _generate(

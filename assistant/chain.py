@@ -804,7 +804,7 @@ class AnswerChain:
                 check, fallback = second, fallback or "look_again"
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
-            rescued = self._quote(standalone, passages, s.rescue_min_coverage)
+            rescued = self._quote(standalone, packed, s.rescue_min_coverage)
             if rescued != REFUSAL:
                 text, used_backend = rescued, "extractive"
                 notice = notice or "模型未能作答；以下为与问题最相符的报告原文。"
@@ -830,7 +830,7 @@ class AnswerChain:
         if empty or _echoes(standalone, check.text, tokenizer):
             # Empty, cut-off or markers-only output ("[1]"), or the question's own words
             # ("“两大中心”是[1]和[3]。"): answer extractively instead.
-            text = self._quote(standalone, passages, s.extractive_min_coverage)
+            text = self._quote(standalone, packed, s.extractive_min_coverage)
             check = verify_answer(
                 text, passages, support_threshold=s.support_threshold, headings=headings
             )
@@ -896,14 +896,15 @@ class AnswerChain:
             timings_ms=timings,
         )
 
-    def _quote(self, question: str, passages: list[str], min_coverage: float) -> str:
+    def _quote(self, question: str, packed: Sequence[Hit], min_coverage: float) -> str:
         """The extractive answer over already-packed passages (rescue and empty-output paths)."""
         return extractive_answer(
             question,
-            passages,
+            [h.chunk.text for h in packed],
             self.retriever.tokenizer,
             min_coverage=min_coverage,
             similarity=self.retriever.sentence_similarities,
+            titles=[h.chunk.title for h in packed],
         )
 
     def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:
@@ -963,7 +964,11 @@ def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list
         HumanMessage(
             content=load_prompt("answer_user").format(context=context, question=question),
             additional_kwargs={
-                "planqa": {"question": question, "passages": [h.chunk.text for h in packed]}
+                "planqa": {
+                    "question": question,
+                    "passages": [h.chunk.text for h in packed],
+                    "titles": [h.chunk.title for h in packed],
+                }
             },
         ),
     ]

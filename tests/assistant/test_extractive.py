@@ -123,6 +123,26 @@ class TestExtractiveAnswer:
         answer = extractive_answer("北京的“百千工程”是什么时候启动的？", layout, tokenizer)
         assert quotes(answer)[0] == (layout[1], 2)
 
+    def test_a_yearly_reports_sentences_hold_the_year_of_its_title(self, tokenizer):
+        passages = [
+            "全市监测评价总指数为117.7，比2023年提高7.2。",
+            "全市各类公园已达到1065个，成为“千园之城”。",
+            "全市公园总数达到1100个，市民游憩空间更加丰富。",
+        ]
+        titles = [
+            "北京城市副中心（通州区）国民经济和社会发展第十五个五年规划纲要",
+            "北京城市总体规划实施体检报告公众读本（2023年度）",
+            "北京城市总体规划实施体检报告公众读本（2024年度）",
+        ]
+        question = "北京全市公园数量2023年达到多少个，2024年又是多少个？"
+        answer = extractive_answer(question, passages, tokenizer, titles=titles)
+        # one quote for each year, each from the reader of that year
+        assert set(quotes(answer)) == {(passages[1], 2), (passages[2], 3)}
+        # a plan period is not the year of each of its sentences
+        plan = ["现代化首都都市圈空间协同规划（2023—2035年）"] * 3
+        scored = score_sentences(question, passages, tokenizer, titles=plan)
+        assert all("2023年" not in s.held or "2023年" in s.text for s in scored)
+
     def test_the_asked_term_is_the_last_quoted_one(self):
         assert _defined_terms("“一核两翼”里的“两翼”指的是哪两个地方？") == ["两翼"]
         assert _defined_terms("北京的“三城一区”是指哪几个？") == ["三城一区"]
