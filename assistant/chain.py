@@ -16,6 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from assistant.answer_fit import misfit
 from assistant.backend_extractive import (
     COMPARES,
+    QUESTION_YEAR,
     ExtractiveChatModel,
     ScoredSentence,
     extractive_answer,
@@ -171,13 +172,12 @@ def focus_context(
 
 _COMPARISON = re.compile(r"分别|各(?:是|为|有|说)|比|变化|两年|增加|减少|和|与")
 _ADMIN_SUFFIXES = ("省", "市", "区", "县", "镇", "乡")
-_QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def _single_year(question: str) -> list[str]:
     """The question's year if it names one; a comparison ("2023年和2024年各是多少") finds its
     years in different sentences, so it has none to check."""
-    years = list(dict.fromkeys(_QUESTION_YEAR.findall(question)))
+    years = list(dict.fromkeys(QUESTION_YEAR.findall(question)))
     return years if len(years) == 1 and not _COMPARISON.search(question) else []
 
 
