@@ -905,6 +905,7 @@ class AnswerChain:
             min_coverage=min_coverage,
             similarity=self.retriever.sentence_similarities,
             titles=[h.chunk.title for h in packed],
+            headings=_headings(packed),
         )
 
     def _citation(self, n: int, hit: Hit, answer_text: str, n_passages: int) -> Citation:
@@ -968,6 +969,7 @@ def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list
                     "question": question,
                     "passages": [h.chunk.text for h in packed],
                     "titles": [h.chunk.title for h in packed],
+                    "headings": _headings(packed),
                 }
             },
         ),

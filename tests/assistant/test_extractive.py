@@ -143,6 +143,25 @@ class TestExtractiveAnswer:
         scored = score_sentences(question, passages, tokenizer, titles=plan)
         assert all("2023年" not in s.held or "2023年" in s.text for s in scored)
 
+    def test_a_term_only_the_heading_holds_counts_for_its_sentences(self, tokenizer):
+        # The sub-centre plan's sentence never repeats 城市副中心: its report title does.
+        passages = [
+            "全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。",
+            "森林覆盖率达到34.62%，建成区绿化覆盖率达到50%。",
+        ]
+        headings = [
+            "北京城市总体规划实施体检报告公众读本（2024年度） 生态环境",
+            "北京城市副中心（通州区）国民经济和社会发展第十五个五年规划纲要 第八章 生态城市",
+        ]
+        question = "城市副中心的森林覆盖率达到了多少？"
+        answer = extractive_answer(question, passages, tokenizer, headings=headings)
+        assert quotes(answer) == [(passages[1], 2)]
+        # without the headings the city-wide sentence of the earlier passage comes first
+        assert quotes(extractive_answer(question, passages, tokenizer))[0] == (passages[0], 1)
+        # a heading alone does not make a sentence holding no question term a candidate
+        scored = score_sentences("副中心有多少", ["天气晴朗。"], tokenizer, headings=headings[1:])
+        assert scored == []
+
     def test_the_asked_term_is_the_last_quoted_one(self):
         assert _defined_terms("“一核两翼”里的“两翼”指的是哪两个地方？") == ["两翼"]
         assert _defined_terms("北京的“三城一区”是指哪几个？") == ["三城一区"]

@@ -24,9 +24,9 @@ RETRIEVAL_ALL = {  # --retrieval-only --split all (344 answerable questions)
     "evidence@4000": 0.96,  # 99.7%
 }
 EXTRACTIVE_TEST = {  # --backend extractive --split test (209 questions)
-    "answer_accuracy": 0.72,  # 75.0%
-    "citation_precision": 0.67,  # 71.4%
-    "refusal_accuracy": 0.24,  # 30.3% (10 of 33): near misses with an unmatched year or place
+    "answer_accuracy": 0.84,  # 86.9% (2026-12-06, headings counted in quoting)
+    "citation_precision": 0.72,  # 76.1%
+    "refusal_accuracy": 0.51,  # 57.6% (19 of 33): near misses with an unmatched year or place
 }
 
 
@@ -52,5 +52,5 @@ def test_extractive_answers_on_the_test_split_stay_above_their_floors(bundled_en
     answers = _metrics(["--backend", "extractive", "--split", "test"], tmp_path)["answers"]
     low = {k: (round(answers[k], 3), floor) for k, floor in EXTRACTIVE_TEST.items() if answers[k] < floor}
     assert not low, f"below the floor (measured, floor): {low}"
-    assert answers["false_refusal_rate"] <= 0.05  # 3.4%
+    assert answers["false_refusal_rate"] <= 0.05  # 2.8%
     assert answers["grounded_with_missing_figure"] == 0  # never: nothing ungrounded shown as grounded
