@@ -4,7 +4,12 @@ running the bundled Qwen2.5-Coder-1.5B-Instruct GGUF or any GGUF the user names.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import importlib.util
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +33,82 @@ class BackendUnavailable(PlanQAError):
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+# Reads a short prompt with the model in a child process: a llama.cpp build that does not fit
+# the machine (one compiled with Intel AMX on a VM that does not carry AMX state) dies with
+# SIGSEGV on the first prompt of more than one token, and would take the app down with it.
+_PROBE_SCRIPT = """
+import sys
+from llama_cpp import Llama
+threads = int(sys.argv[2])
+llm = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=threads, n_threads_batch=threads,
+            verbose=False)
+llm.eval(llm.tokenize("北京城市总体规划实施体检报告：全市常住人口是多少？".encode("utf-8")))
+"""
+
+
+def _probe_key(model_path: str) -> str:
+    """What the probe's verdict depends on: the llama.cpp libraries and the model file."""
+    parts = [str(Path(model_path).resolve())]
+    spec = importlib.util.find_spec("llama_cpp")
+    files = [Path(model_path)]
+    if spec is not None and spec.origin:
+        files += sorted((Path(spec.origin).parent / "lib").glob("*"))
+    for f in files:
+        try:
+            stat = f.stat()
+        except OSError:
+            continue
+        parts.append(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def default_probe_dir() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "planqa" / "checks"
+
+
+def check_llama_runs(
+    model_path: str,
+    threads: int,
+    probe_dir: Path | None = None,
+    script: str | None = None,
+    timeout_s: float = 300.0,
+) -> None:
+    """Make sure this llama.cpp build can read a prompt on this machine, in a child process,
+    once per build and model file (a marker in `probe_dir` remembers a pass). A child killed by
+    a signal raises `BackendUnavailable` in plain words, so the caller falls back instead of
+    crashing. Any other failure (a damaged file) is left to the real load to report, and a child
+    that runs past `timeout_s` gives no verdict."""
+    marker = (probe_dir or default_probe_dir()) / f"llama-{_probe_key(model_path)}.ok"
+    if marker.exists():
+        return
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script or _PROBE_SCRIPT, model_path, str(threads)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return
+    if done.returncode < 0:
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:
+            name = f"signal {-done.returncode}"
+        raise BackendUnavailable(
+            f"llama.cpp crashed ({name}) reading a prompt on this machine: its build does not "
+            "fit this CPU. Rebuild it with `rm -rf ~/.cache/planqa/wheels && bash "
+            "scripts/setup.sh local` (it is built without Intel AMX), or use --backend "
+            "extractive or openai."
+        )
+    if done.returncode == 0:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        partial = marker.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(model_path + "\n", encoding="utf-8")
+        os.replace(partial, marker)
 
 
 def to_openai_messages(messages: list[BaseMessage]) -> list[dict]:
@@ -176,10 +257,11 @@ class LlamaCppChatModel(BaseChatModel):
                 "The local model backend is not installed (llama-cpp-python). Run "
                 "`bash scripts/setup.sh local`, or use --backend extractive or openai."
             ) from exc
+        # llama-cpp-python's default is half the cores for generation; on the 2-core
+        # machines PlanQA targets that leaves one core idle while a user waits.
+        threads = self.n_threads or os.cpu_count() or 1
+        check_llama_runs(self.model_path, threads)
         try:
-            # llama-cpp-python's default is half the cores for generation; on the 2-core
-            # machines PlanQA targets that leaves one core idle while a user waits.
-            threads = self.n_threads or os.cpu_count() or 1
             self._llama = _pinned_prefix_llama(Llama)(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +14,8 @@ import urllib.request
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from assistant.backend_local import BackendUnavailable, LlamaCppChatModel
+from assistant import backend_local
+from assistant.backend_local import BackendUnavailable, LlamaCppChatModel, check_llama_runs
 from assistant.backend_openai import make_openai_chat_model
 from assistant.chain import AnswerChain, answer_prompt_prefix
 from assistant.settings import ChainSettings
@@ -156,6 +158,45 @@ def test_damaged_model_file_is_a_plain_error(tmp_path):
     model = LlamaCppChatModel(model_path=str(broken))
     with pytest.raises(BackendUnavailable, match="Could not load the model file"):
         model.load()
+
+
+# A child that dies the way a llama.cpp build unfit for the CPU does (SIGSEGV).
+_SEGFAULT = "import ctypes; ctypes.string_at(0)"
+
+
+def test_the_build_is_probed_once_in_a_child_process(model_path, tmp_path):
+    check_llama_runs(model_path, 2, probe_dir=tmp_path)
+    assert len(list(tmp_path.glob("llama-*.ok"))) == 1
+    # the pass is remembered: the same build and model file are not read again
+    check_llama_runs(model_path, 2, probe_dir=tmp_path, script=_SEGFAULT)
+
+
+def test_a_build_that_crashes_is_a_plain_error_and_remembered_as_nothing(model_path, tmp_path):
+    with pytest.raises(BackendUnavailable, match=r"crashed \(SIGSEGV\).*setup.sh local"):
+        check_llama_runs(model_path, 2, probe_dir=tmp_path, script=_SEGFAULT)
+    assert not list(tmp_path.iterdir())
+    # a child that fails without a signal (a damaged file) leaves the verdict to the real load
+    check_llama_runs(model_path, 2, probe_dir=tmp_path, script="raise SystemExit(1)")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_crashing_build_answers_extractively_with_exit_code_4(
+    model_path, tiny_corpus, tmp_path, monkeypatch, capsys
+):
+    from assistant.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no remembered pass
+    monkeypatch.setattr(backend_local, "_PROBE_SCRIPT", _SEGFAULT)
+    monkeypatch.setenv("PLANQA_CORPUS_DIR", str(tiny_corpus))
+    monkeypatch.setenv("PLANQA_INDEX_DIR", str(tmp_path / "idx"))
+    assert main(["index", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["ask", "北京常住人口是多少？", "--backend", "local", "--model", model_path, "--json"])
+    captured = capsys.readouterr()
+    assert code == 4
+    assert "crashed (SIGSEGV)" in captured.err and "extractive" in captured.err
+    record = json.loads(captured.out)
+    assert record["backend"] == "extractive" and "2185.8万人" in record["answer"]
 
 
 def _free_port() -> int:
