@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from assistant.model_files import default_cache_dir
 from corpus.errors import PlanQAError
 
 
@@ -63,11 +64,6 @@ def _probe_key(model_path: str) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
 
 
-def default_probe_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "planqa" / "checks"
-
-
 def check_llama_runs(
     model_path: str,
     threads: int,
@@ -80,7 +76,8 @@ def check_llama_runs(
     a signal raises `BackendUnavailable` in plain words, so the caller falls back instead of
     crashing. Any other failure (a damaged file) is left to the real load to report, and a child
     that runs past `timeout_s` gives no verdict."""
-    marker = (probe_dir or default_probe_dir()) / f"llama-{_probe_key(model_path)}.ok"
+    probe_dir = probe_dir or default_cache_dir().parent / "checks"
+    marker = probe_dir / f"llama-{_probe_key(model_path)}.ok"
     if marker.exists():
         return
     try:
@@ -100,9 +97,9 @@ def check_llama_runs(
             name = f"signal {-done.returncode}"
         raise BackendUnavailable(
             f"llama.cpp crashed ({name}) reading a prompt on this machine: its build does not "
-            "fit this CPU. Rebuild it with `rm -rf ~/.cache/planqa/wheels && bash "
-            "scripts/setup.sh local` (it is built without Intel AMX), or use --backend "
-            "extractive or openai."
+            "fit this CPU. Rebuild it with `rm -rf ~/.cache/planqa/wheels "
+            ".venv/.planqa-installed && bash scripts/setup.sh local` (it is built without "
+            "Intel AMX), or use --backend extractive or openai."
         )
     if done.returncode == 0:
         marker.parent.mkdir(parents=True, exist_ok=True)
