@@ -395,7 +395,7 @@ class ExtractiveChatModel(BaseChatModel):
     It reads no prompt text: the chain puts the inputs in the last message's
     `additional_kwargs["planqa"] = {"question": str, "passages": list[str]}`, where
     `passages[0]` is cited as [1], and optionally `"titles": list[str]`, each passage's report
-    title.
+    title, and `"headings": list[str]`, each passage's title and section.
     """
 
     tokenizer: ChineseTokenizer | None = None
