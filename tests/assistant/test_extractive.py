@@ -9,6 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant.backend_extractive import (
     ExtractiveChatModel,
+    _answered,
     _defined_terms,
     _spells_out,
     extractive_answer,
@@ -64,6 +65,36 @@ class TestExtractiveAnswer:
         assert [n for _, n in quotes(both)] == [1, 2]
         one = extractive_answer("2024年度全市外调绿电规模是多少？", years, tokenizer)
         assert [n for _, n in quotes(one)] == [1]
+
+    def test_a_how_many_answer_stated_in_one_passage_is_not_joined_by_another(self, tokenizer):
+        circles = [
+            "城市副中心建成一刻钟便民生活圈62个，实现覆盖率100%。",
+            "全市一刻钟便民生活圈总数已达到693个，服务品质持续提升。",
+        ]
+        # The other passage's sentence scores close enough to join an answer that lists...
+        listed = extractive_answer("一刻钟便民生活圈建设有哪些进展？", circles, tokenizer)
+        assert [n for _, n in quotes(listed)] == [1, 2]
+        # ...but a how-many question is answered by the first sentence's quantity alone.
+        counted = extractive_answer("一刻钟便民生活圈有多少个？", circles, tokenizer)
+        assert quotes(counted) == [(circles[0], 1)]
+
+    @pytest.mark.parametrize(
+        ("question", "first", "answered"),
+        [
+            ("全市一刻钟便民生活圈有多少个？", "全市一刻钟便民生活圈总数已达到693个。", True),
+            # dates and the question's own figures are no answer to how many
+            ("2023年京津冀经济总量是多少？", "2024年9月，新中国75年经济社会发展成就报告发布。", False),
+            ("M102线设几个站？", "推进M102线规划方案研究。", False),
+            # not a how-many question, or one asked in parts
+            ("便民生活圈有哪些？", "全市一刻钟便民生活圈总数已达到693个。", False),
+            ("总面积多大？其中起步区多大？", "雄安新区规划面积1770平方公里。", False),
+        ],
+    )
+    def test_which_first_quotes_answer_a_how_many_question(
+        self, tokenizer, question, first, answered
+    ):
+        chosen = score_sentences(question, [first], tokenizer)[:1]
+        assert _answered(question, chosen) is answered
 
     def test_a_question_in_parts_quotes_the_sentence_for_the_other_part(self, tokenizer):
         road = [
