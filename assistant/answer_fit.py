@@ -24,9 +24,10 @@ from assistant.grounding import (
     strip_markers,
 )
 
-# A question asking for a quantity. `哪几` asks for a list, `这几年` for a period.
+# A question asking for a quantity. `哪几` asks for a list, `这几年` for a period, and `这几个港口`,
+# `那几条线` point at things already named.
 _ASKS_QUANTITY = re.compile(
-    r"多少|多大|多长|多高|多远|多久|多宽|多深|百分之几|(?<!哪)几(?:座|条|个|项|所|家|处|次|批|倍|成|名|张|套|辆|点|万|亿)"
+    r"多少|多大|多长|多高|多远|多久|多宽|多深|百分之几|(?<![哪这那])几(?:座|条|个|项|所|家|处|次|批|倍|成|名|张|套|辆|点|万|亿)"
 )
 # A question that also asks for names ("要建成的几个标志性项目都有哪些"): an answer naming them
 # without a count still answers it.
@@ -46,7 +47,7 @@ _ASKED_UNIT = re.compile(r"多少((?:万|亿)*(?:元|平方公里|平方千米|�
 # The counter a question asks in ("多少册", "几座"): an answer counted in another ("8处" for
 # "多少册藏书") counts something else. 个 is left out: reports count the same things in 个, 家, 所.
 _ASKED_COUNTER = re.compile(
-    r"(?:多少|(?<!哪)几)(?:万|亿)?"
+    r"(?:多少|(?<![哪这那])几)(?:万|亿)?"
     r"(人次|架次|册|天|件|家|所|座|条|辆|张|套|名|处|项|次|吨|部|批|户|棵|株|艘|列|位|层|届)"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d年度?")
@@ -174,6 +175,17 @@ def kind_mismatch(question: str, figures: Sequence[str]) -> bool:
 def asks_when(question: str) -> bool:
     """Does the question ask when something happened or is due ("哪一年批复的", "什么时候投运")?"""
     return bool(_ASKS_WHEN.search(question))
+
+
+# "分别是多少", "各降了多少": one question word asking for several figures.
+_ASKS_EACH = re.compile(r"分别|各(?:是|为|有|自|降|增|占|达|减|提高|下降|增长)")
+
+
+def quantities_asked(question: str) -> int:
+    """How many figures a question asks for: one per "多少"/"多大"/"几座"…, at least two for
+    "分别…多少"/"各…多少" ("…有多大？比2020年提高了多少？" asks two)."""
+    asked = len(_ASKS_QUANTITY.findall(question))
+    return max(asked, 2) if asked and _ASKS_EACH.search(question) else asked
 
 
 def asks_quantity(question: str) -> bool:

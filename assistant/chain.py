@@ -13,7 +13,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.answer_fit import misfit
+from assistant.answer_fit import misfit, quantities_asked
 from assistant.backend_extractive import (
     COMPARES,
     QUESTION_YEAR,
@@ -233,6 +233,18 @@ def unmatched_specifics(
 # where the reports say 轨道交通). 通州 is named 城市副中心 in most of its report.
 _GENERAL_PLACES = ("北京", "首都", "中国", "全国", "我国")
 _PLACE_ALIASES = {"通州": ("副中心",)}
+# A region named for its members: a sentence on "京津冀三地…分别下降64.2%、57.3%和64.3%" is about each
+# of them, for a question that names two or more of them ("北京、天津、河北三地…各降了多少").
+_REGIONS = {"京津冀": ("北京", "天津", "河北")}
+
+
+def _regions_asked(question: str) -> tuple[str, ...]:
+    """The regions (`_REGIONS`) two or more of whose members the question names."""
+    return tuple(
+        region
+        for region, members in _REGIONS.items()
+        if sum(member in question for member in members) >= 2
+    )
 
 
 def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
@@ -274,6 +286,7 @@ def uncited_specifics(
     # A year in a document's name (《…发展规划（2024—2035年）》) says when the plan runs, not when
     # what the sentence reports happened.
     seen_years = normalize_for_match(_DOCUMENT_NAME.sub(" ", " ".join(windows)))
+    regions = _regions_asked(question)
     missing = []
     for s in specifics:
         if s.isdigit():
@@ -282,6 +295,7 @@ def uncited_specifics(
             continue
         bare = s.rstrip("".join(_ADMIN_SUFFIXES))
         names = (s, bare, *_PLACE_ALIASES.get(bare, ()), *tokenizer.listed_places.get(s, ()))
+        names += tuple(r for r in regions if bare.startswith(_REGIONS[r]))
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing
@@ -745,6 +759,38 @@ class AnswerChain:
         pairs = "、".join(f"“{b.figure}”（同一段还写有“{b.better}”）" for b in better)
         return requoted, f"回答中的{pairs}未必是问题所问的那一项；以下为报告原文。"
 
+    def _rest_of_sentence(
+        self, question: str, packed: Sequence[Hit], passages: list[str], check: Verification
+    ) -> Verification | None:
+        """A question asking for several figures ("供水能力有多大？比2020年提高了多少？")
+        answered with fewer: the small model often states the first and stops, though the
+        sentence it cites states the others too ("…达到90万吨/日，较2020年提高25%"). That
+        sentence is added as a quote with its citation, so the reader sees every figure it
+        gives; nothing is added when the sentences stating the answer's figures state no
+        other. None when nothing is added."""
+        asked = quantities_asked(question)
+        figures = _stated_figures(strip_markers(check.text), question)
+        if asked < 2 or not figures or len(figures) >= asked:
+            return None
+        cited = {n: passages[n - 1] for n in check.cited if 0 < n <= len(passages)}
+        quotes = []
+        for n, (start, end) in figure_sentences(figures, cited):
+            sentence = truncate_sentence(passages[n - 1][start:end], _FOCUS_SENTENCE_CHARS, figures)
+            if any(f not in figures for f in _stated_figures(sentence, question)):
+                quotes.append(f"“{sentence}”[{n}]")
+        if not quotes:
+            return None
+        completed = verify_answer(
+            f"{check.text.rstrip()}\n据报告：" + "；".join(quotes),
+            passages,
+            support_threshold=self.settings.support_threshold,
+            question=question,
+            headings=_headings(packed),
+        )
+        if completed.refused or set(completed.ungrounded_figures) - set(check.ungrounded_figures):
+            return None
+        return completed
+
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
         index, since the model may name one whose sentences the focused context left out."""
@@ -845,6 +891,8 @@ class AnswerChain:
 
         if s.complete_comparisons and used_backend != "extractive" and COMPARES.search(standalone):
             check = self._other_half(standalone, packed, passages, check) or check
+        if s.complete_parts and used_backend != "extractive":
+            check = self._rest_of_sentence(standalone, packed, passages, check) or check
         if s.quote_ambiguous_figures and used_backend != "extractive":
             requoted = self._requote_figures(standalone, packed, passages, check)
             if requoted is not None:

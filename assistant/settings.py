@@ -101,6 +101,10 @@ class ChainSettings:
     # figure it names there is added as a quote (`AnswerChain._other_half`). Dev split: 2 more
     # comparisons right (88.7% -> 89.9%), no other answer moved; test split: no answer moved.
     complete_comparisons: bool = True
+    # A question asking for several figures ("有多大？比2020年提高了多少？", "分别是多少") whose
+    # answer states fewer: the cited sentence stating the answer's figure is added as a quote
+    # when it states others too (`AnswerChain._rest_of_sentence`; no model call).
+    complete_parts: bool = True
     # A model's figure whose clause fits the question less well than another clause of the same
     # line stating a figure of the same kind ("4座" of "220千伏变电站4座、110千伏变电站17座" for
     # "110千伏变电站多少座") is replaced by the report's sentences, the better-fitting one first
@@ -329,7 +333,13 @@ _STR, _INT, _NUM, _BOOL = (str,), (int,), (int, float), (bool,)
 # The answer chain's extra steps, each on by default and each one more model turn at most when
 # it applies: a model rewrite of a follow-up, a second look when the model refuses, its answer
 # with the refusal ruled out, the other side of a one-sided comparison (`ChainSettings`).
-_CHAIN_SWITCHES = ("rewrite_with_model", "look_again", "answer_anyway", "complete_comparisons")
+_CHAIN_SWITCHES = (
+    "rewrite_with_model",
+    "look_again",
+    "answer_anyway",
+    "complete_comparisons",
+    "complete_parts",
+)
 CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "backend": _STR,
     "model": _STR,

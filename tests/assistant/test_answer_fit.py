@@ -51,6 +51,8 @@ def test_misfits(question, answer, words):
         ("拟设几张床位？", "四百张[1]"),
         ("要建哪几座博物馆？", "北京艺术博物馆、梨园美术馆[1]。"),  # a list, not a quantity
         ("这几年通州做了什么？", "开展城市更新[1]。"),
+        # "these several" points at things already named: the name answers it
+        ("京津冀这几个港口分工里，哪个港口定位成煤炭装船港？", "秦皇岛港[1]。"),
         # a count word that only says "the several": the names answer it
         ("要建成的几个标志性项目都有哪些？", "北京艺术博物馆、梨园美术馆[1]。"),
         ("副中心常住人口规模控制在多少？", "130万[3]"),  # people without a unit

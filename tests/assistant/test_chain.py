@@ -528,6 +528,23 @@ class TestCitedSpecifics:
             "首都机场",
         ]
 
+    def test_a_region_names_its_members_for_a_question_naming_several(self, tokenizer):
+        from assistant.chain import uncited_specifics
+        from assistant.models import Citation
+        from corpus.models import Chunk
+        from retriever.models import Hit
+
+        sentence = "2023年，京津冀三地PM2.5浓度与2013年相比分别下降64.2%、57.3%和64.3%。"
+        chunk = Chunk("d:0001:x", "d", "京津冀协同发展", (), sentence, 0, len(sentence), 1, 1, 1)
+        cited = [Citation(1, Hit(chunk, 1.0, 1), sentence, 0, len(sentence))]
+        # "京津冀三地" is about 天津 and 河北 when the question asks about them together...
+        together = "跟2013年比，2023年北京、天津、河北三地的PM2.5浓度各降了多少？"
+        assert uncited_specifics(together, cited, tokenizer) == []
+        # ...but not about one of them alone: that would be the region's figure for a city's
+        assert uncited_specifics("2023年天津PM2.5浓度比2013年降了多少？", cited, tokenizer) == [
+            "天津"
+        ]
+
     def test_an_answer_about_another_place_is_refused(self, retriever):
         reply = "平原地区森林覆盖率达到32.5%[1]。"
         question = "延庆平原地区的森林覆盖率是多少？"
@@ -773,6 +790,49 @@ class TestOtherHalf:
             complete_comparisons=False,
         )
         assert len(seen) == 1
+
+
+class TestRestOfSentence:
+    """A question asking for several figures, answered with fewer: the cited sentence stating the
+    answer's figure is added as a quote when it states the others."""
+
+    QUESTION = "2023年末全市常住人口是多少？比上年末增加了多少？"
+    REPLY = "2023年末全市常住人口2185.8万人[1]。"
+
+    def test_the_sentence_stating_the_other_figure_is_quoted(self, retriever):
+        answer = AnswerChain(retriever, _scripted(self.REPLY), "local").ask(self.QUESTION)
+        assert not answer.refused and answer.grounded
+        assert answer.answer.startswith(self.REPLY)
+        assert "据报告：“2023年末全市常住人口2185.8万人，较上年末增加1.5万人。”[1]" in answer.answer
+        assert [c.hit.chunk.doc_id for c in answer.citations] == ["population"]
+
+    def test_not_when_one_figure_is_asked_or_all_are_given_or_switched_off(self, retriever):
+        one = AnswerChain(retriever, _scripted(self.REPLY), "local").ask("2023年末全市常住人口是多少？")
+        assert one.answer == self.REPLY
+        both = "2023年末全市常住人口2185.8万人，较上年末增加1.5万人[1]。"
+        given = AnswerChain(retriever, _scripted(both), "local").ask(self.QUESTION)
+        assert given.answer == both
+        off = AnswerChain(
+            retriever, _scripted(self.REPLY), "local", ChainSettings(complete_parts=False)
+        ).ask(self.QUESTION)
+        assert off.answer == self.REPLY
+
+    @pytest.mark.parametrize(
+        ("question", "asked"),
+        [
+            ("供水能力有多大？比2020年提高了多少？", 2),
+            ("占比从多少提升到了多少？", 2),
+            ("新建多少座220千伏变电站、多少座110千伏变电站？", 2),
+            ("全市和城六区的禁限比例分别是多少？", 2),
+            ("三地的PM2.5浓度各降了多少？", 2),
+            ("全市常住人口是多少？", 1),
+            ("哪个港口定位成煤炭装船港？", 0),
+        ],
+    )
+    def test_how_many_figures_a_question_asks(self, question, asked):
+        from assistant.answer_fit import quantities_asked
+
+        assert quantities_asked(question) == asked
 
 
 class TestCitedTableRows:
