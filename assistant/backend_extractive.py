@@ -330,6 +330,7 @@ def extractive_answer(
     years = years if len(years) >= 2 else set()
     compares = bool(COMPARES.search(question)) or bool(years)
     missing_years = set(years)  # the compared years no quote holds yet
+    answered = False  # the first quote answers a how-many question (`_answered`)
     quotes: list[str] = []
     chosen: list[ScoredSentence] = []
     used = 0
@@ -346,13 +347,15 @@ def extractive_answer(
             continue
         # A how-many question whose best sentence states a quantity is answered by it: a
         # sentence from another passage only adds a citation without the fact (`_answered`).
-        if quotes and not compares and sentence.n != chosen[0].n and _answered(question, chosen):
+        if answered and sentence.n != chosen[0].n:
             continue
         text = truncate_sentence(text, max_chars, terms) if not quotes else text
         if any(text in q for q in quotes):
             continue  # the same sentence in two overlapping passages
         quotes.append(f"“{text}”[{sentence.n}]")
         chosen.append(sentence)
+        if len(chosen) == 1:
+            answered = not compares and _answered(question, chosen)
         missing_years -= sentence.held
         used += len(text)
     # A question in parts whose best sentence answers one of them: the sentence for another part

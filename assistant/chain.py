@@ -714,8 +714,21 @@ class AnswerChain:
             return None
         hit, quote = found
         n = next(i for i, h in enumerate(packed, start=1) if h is hit)
+        return self._with_quotes(question, packed, passages, first, f"另据报告：“{quote}”[{n}]")
+
+    def _with_quotes(
+        self,
+        question: str,
+        packed: Sequence[Hit],
+        passages: list[str],
+        first: Verification,
+        quotes: str,
+    ) -> Verification | None:
+        """`first`'s answer with `quotes` (report sentences with their citations) on a new line,
+        checked again; None when that answer is refused or has an ungrounded figure `first`
+        did not have."""
         check = verify_answer(
-            f"{first.text.rstrip()}\n另据报告：“{quote}”[{n}]",
+            f"{first.text.rstrip()}\n{quotes}",
             passages,
             support_threshold=self.settings.support_threshold,
             question=question,
@@ -780,16 +793,7 @@ class AnswerChain:
                 quotes.append(f"“{sentence}”[{n}]")
         if not quotes:
             return None
-        completed = verify_answer(
-            f"{check.text.rstrip()}\n据报告：" + "；".join(quotes),
-            passages,
-            support_threshold=self.settings.support_threshold,
-            question=question,
-            headings=_headings(packed),
-        )
-        if completed.refused or set(completed.ungrounded_figures) - set(check.ungrounded_figures):
-            return None
-        return completed
+        return self._with_quotes(question, packed, passages, check, "据报告：" + "；".join(quotes))
 
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
