@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from assistant.grounding import (
     extract_figures,
     figure_in_text,
+    figure_positions,
+    normalized_text,
     split_figure,
     stated_loosely,
     strip_markers,
 )
+from corpus.sentences import sentence_texts
 
 # A question asking for a quantity. `哪几` asks for a list, `这几年` for a period, and `这几个港口`,
 # `那几条线` point at things already named.
@@ -35,7 +38,10 @@ _ASKS_NAMES = re.compile(r"哪些|哪几|什么|是哪")
 # A quantity written in Chinese numerals: `两条`, `三座`.
 _CHINESE_NUMERALS = "[一二两三四五六七八九十百千万]+"
 _CHINESE_QUANTITY = re.compile(
-    _CHINESE_NUMERALS + r"(?:个|座|条|项|所|家|处|批|倍|成|次|名|张|套|辆|点)"
+    # "一批" is "a number of" ("形成一批艺术家工作室"), not a count: "第二批", "三批" are.
+    r"(?!一批)(?<![第一二两三四五六七八九十百千万])"
+    + _CHINESE_NUMERALS
+    + r"(?:个|座|条|项|所|家|处|批|倍|成|次|名|张|套|辆|点)"
 )
 # The model saying the passages do not give the answer, in words other than the refusal.
 _NOT_GIVEN = re.compile(
@@ -60,13 +66,28 @@ _WHEN = re.compile(
     r"[春夏秋冬]季|年底|年初|年末|年中"
 )
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
-_MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额")
+_MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额|房价|价格|造价|费用")
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
 # A number of people asked ("常住人口有多少", "多少人"), unless a share, change or density of it.
 _PEOPLE_WORDS = re.compile(r"人口|人数|多少人(?!次)")
 # An area ("规划面积多大", "占地多大") or a length ("有多长", "全长") asked without a unit.
 _AREA_WORDS = re.compile(r"面积|占地")
 _LENGTH_WORDS = re.compile(r"多长(?!时间)|长度|全长|里程")
+
+# A question about how things stand now ("现在有多少", "目前是多少"), not about a plan's target.
+_ASKS_NOW = re.compile(r"现在|目前|现有|当前|如今")
+_ASKS_TARGET = re.compile(r"目标|规划|计划|预期|预计|力争|将|要|到\s*20\d\d|十[四五六]五|末")
+# A plan's target: a row of an indicator table ("…（%）\t≥75\t预期性"), or a figure after "到2030年",
+# "到“十五五”末", "力争" in its sentence.
+_TARGET_ROW = re.compile(r"预期性|约束性")
+_TARGET_BEFORE = re.compile(r"到\s*20(?:2[5-9]|[3-9]\d)年|十[五六]五[”\"]?(?:时期)?末|力争")
+# A question asking for a change: "增加了多少", "比2020年多了百分之几", "增速", "新建了几座".
+_ASKS_CHANGE = re.compile(r"增|减|降|提高|提升|升|新|多了|少了|变|比|较|扩大|缩小|缩短|涨|跌|翻|下滑")
+# A figure written as a change, right after its verb: "较2020年增加10.89公里", "提升25%".
+_CHANGE_BEFORE = re.compile(
+    r"(?:增加|增长|提高|提升|下降|减少|降低|新增|扩大|缩小|缩短|增|减|降)了?(?:约|近|超过|超)?$"
+)
+_CLAUSE_END = re.compile(r"(?:左右|以上|多|余)?(?:[，。；、,;:：)）]|$)")
 
 
 def _unit_kind(unit: str) -> str:
@@ -77,7 +98,8 @@ def _unit_kind(unit: str) -> str:
     for kind, pattern in (
         ("money", r"元"),
         ("share", r"%|‰|百分点"),
-        ("people", r"^(?:人|名|位)"),  # before area: 人/平方公里 is a density, not an area
+        ("rate", r"/"),  # 万人/平方公里, 公里/平方公里, 万吨/日: a density or a rate, no count
+        ("people", r"^(?:人|名|位)"),
         ("area", r"平方|公顷|亩"),
         ("length", r"公里|千米|米|km"),
     ):
@@ -134,6 +156,15 @@ def misfit(
         return f"回答中的数字（{'、'.join(figures)}）不在所引的报告原文中"
     if kind_mismatch(question, figures):
         return "回答中的数字与问题所问的不是同一种量"
+    sources = cited or passages
+    # A quote states other figures beside the one asked: of an asked kind, only those count.
+    kind = asked_kind(question)
+    asked = [f for f in figures if kind and _unit_kind(split_figure(f)[1]) == kind] or figures
+    if _ASKS_NOW.search(question) and not _ASKS_TARGET.search(question):
+        if _all_stated(asked, sources, _is_target):
+            return "问题问的是现状，回答中的数字是规划目标"
+    if not _ASKS_CHANGE.search(question) and _all_stated(asked, sources, _is_change):
+        return "问题问的是有多少，回答中的数字是增减的量"
     counter = _ASKED_COUNTER.search(question)
     if counter and not _counts_in(counter.group(1), figures, text):
         return f"问题问的是多少{counter.group(1)}，回答中的数字不是以“{counter.group(1)}”计"
@@ -217,3 +248,44 @@ def _counts_in(counter: str, figures: Sequence[str], text: str) -> bool:
         if not unit or unit.startswith(counter):
             return True
     return bool(re.search(_CHINESE_NUMERALS + counter, text))
+
+
+def _is_target(sentence: str, before: str | None, after: str | None) -> bool:
+    """Is the figure a plan's target in `sentence` (`before`, `after`: the text either side of
+    it there, None for a table cell)?"""
+    return bool(_TARGET_ROW.search(sentence) or _TARGET_BEFORE.search(before or sentence))
+
+
+def _is_change(sentence: str, before: str | None, after: str | None) -> bool:
+    """Is the figure the amount of a change in `sentence`: right after its verb and ending the
+    clause ("较2020年增加10.89公里，"), not a size in front of its noun ("扩大19.28万亩耕地保护空间")?"""
+    return (
+        before is not None
+        and after is not None
+        and bool(_CHANGE_BEFORE.search(before))
+        and bool(_CLAUSE_END.match(after))
+    )
+
+
+def _all_stated(figures: Sequence[str], texts: Sequence[str], how) -> bool:
+    """Is every place `texts` state one of the answer's `figures` (years and bare numbers of
+    two digits aside) stated `how` (a predicate of the sentence and the text ahead of the
+    figure and the text either side of it, None where a table cell states it without its
+    unit), and is there such a place?
+    "现在有多少" answered from a target row, "总里程是多少" with "较2020年增加10.89公里"."""
+    found = False
+    for figure in figures:
+        if _YEAR.fullmatch(figure):
+            continue
+        for text in texts:
+            for sentence in sentence_texts(text):
+                normal = normalized_text(sentence)
+                places: list = list(figure_positions(figure, sentence))
+                if not places and stated_loosely(figure, sentence):
+                    places = [None]
+                for at in places:
+                    found = True
+                    before, after = (normal[: at[0]], normal[at[1] :]) if at else (None, None)
+                    if not how(sentence, before, after):
+                        return False
+    return found

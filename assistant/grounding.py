@@ -20,6 +20,7 @@ REFUSAL_STEM = REFUSAL.rstrip("。")
 # `2.7万平方公里` keeps its whole unit and `3个百分点` is not read as `3个`.
 _UNIT_WORDS = (
     "万平方公里 平方公里 平方千米 万平方米 平方米 万亩 亩 万公顷 公顷 万千瓦时 千瓦时 万千瓦 千瓦 "
+    "万人/平方公里 人/平方公里 公里/平方公里 万吨/日 吨/日 万立方米/日 立方米/日 "
     "千米 公里 米 km 万亿元 亿元 万元 元 亿人次 万人次 人次 亿人 万人 人 万名 名 万户 户 万套 套 "
     "万家 家 万个 个百分点 百分点 个月 个 万辆 辆 万吨 吨 微克/立方米 万立方米 亿立方米 立方米 "
     "万座 座 条 处 所 项 张 台 栋 万株 株 % ‰ 倍 岁 年 月 日 天 小时 分钟 万 亿"
@@ -137,11 +138,22 @@ def figure_in_text(figure: str, text: str) -> bool:
     counts only when it is distinctive (a decimal or three digits or more) and stands alone
     (`PM2.5浓度` does not state `2.5亿元`).
     """
+    return next(figure_positions(figure, text), None) is not None
+
+
+def figure_positions(figure: str, text: str) -> Iterator[tuple[int, int]]:
+    """Where `text`, normalised (`normalized_text`), states `figure` (`figure_in_text`): the
+    [start, end) of each place it does, first to last, its unit there included."""
     figure = normalize_figure(figure)
     number, unit = split_figure(figure)
     haystack = _normalize_text(text)
     if not number:
-        return bool(figure) and figure in haystack
+        if figure:
+            start = haystack.find(figure)
+            while start >= 0:
+                yield start, start + len(figure)
+                start = haystack.find(figure, start + 1)
+        return
     for m in _whole_numbers(number, haystack):
         stated = _FIGURE.match(haystack, m.start())
         stated_unit = stated.group(0)[len(number) :] if stated else ""
@@ -152,12 +164,17 @@ def figure_in_text(figure: str, text: str) -> bool:
                 stated_unit = end.group(0)[len(ranged.group(1)) :] if end else ""
         if stated_unit:
             if _units_agree(unit, stated_unit):
-                return True
+                yield m.start(), m.end() + len(stated_unit) if stated else m.end()
         elif not unit or (
             ("." in number or len(number) >= 3) and _stands_alone(haystack, m.start(), m.end())
         ):
-            return True
-    return False
+            yield m.start(), m.end()
+
+
+def normalized_text(text: str) -> str:
+    """`text` as the figure checks read it: thousands separators, NFKC and spaces removed
+    (except between two digits)."""
+    return _normalize_text(text)
 
 
 def stated_loosely(figure: str, text: str) -> bool:

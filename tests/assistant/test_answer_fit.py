@@ -155,3 +155,47 @@ def test_stated_loosely_only_without_a_unit():
     assert not stated_loosely("2.5", "PM2.5浓度")
     assert not stated_loosely("6.45亿元", "年均增长6.45%，")
     assert not stated_loosely("5", "2185.8万人")
+
+
+PLAN_ROW = "25\t养老机构护理型床位占比（%）\t≥75\t预期性"
+TARGET = "规划面积约155平方公里，到2035年常住人口规模控制在130万人以内。"
+NOW = "2024年末常住人口185.3万人，较2020年增加2.1万人。"
+CHANGE = "轨道交通总里程较2020年增加10.89公里，城区道路路网密度达到5.12公里/平方公里。"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "passage", "words"),
+    [
+        # how things stand now, answered with a plan's target
+        ("通州养老机构里护理型床位现在占多大比例？", "75%[1]", PLAN_ROW, "规划目标"),
+        ("副中心现在的常住人口有多少？", "130万人[1]", TARGET, "规划目标"),
+        # a total, answered with the amount it grew by
+        ("通州的轨道交通总里程一共有多少公里？", "10.89公里[1]", CHANGE, "增减"),
+        ("副中心常住人口有多少？", "2.1万人[1]", NOW, "增减"),
+        # a density is not a number of people
+        ("雄安新区现在的常住人口有多少？", "1万人/平方公里[1]", "规划建设区按1万人/平方公里控制。", "同一种量"),
+        # "一批" is "a number of", not a count
+        ("宋庄聚集了多少名艺术家？", "形成一批艺术家工作室[1]。", "形成一批艺术家工作室。", "没有数字"),
+        # a price is money
+        ("2024年北京商品住宅的平均房价是多少？", "优良天数为290天[1]。", "优良天数为290天。", "同一种量"),
+    ],
+)
+def test_a_target_change_or_rate_misfits(question, answer, passage, words):
+    assert words in misfit(question, answer, [passage], [passage])
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "passage"),
+    [
+        ("到“十五五”末，护理型床位占比要达到多少？", "75%[1]", PLAN_ROW),  # the target asked
+        ("副中心常住人口规模控制在多少？", "130万人[1]", TARGET),  # no "now": a plan may answer
+        ("副中心现在的常住人口有多少？", "185.3万人[1]", NOW),
+        ("常住人口比2020年增加了多少？", "2.1万人[1]", NOW),  # the change asked
+        ("城区道路路网密度现在是多少？", "5.12公里/平方公里[1]", CHANGE),
+        # a size in front of its noun is not a change: "扩大19.28万亩耕地保护空间"
+        ("通州的耕地保护空间有多少万亩？", "19.28万亩[1]", "持续扩大19.28万亩耕地保护空间高标准农田覆盖范围。"),
+        ("分几批搬迁？", "分三批搬迁[1]。", "分三批搬迁。"),
+    ],
+)
+def test_a_level_or_target_asked_fits(question, answer, passage):
+    assert misfit(question, answer, [passage], [passage]) == ""

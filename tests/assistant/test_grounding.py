@@ -9,8 +9,10 @@ import pytest
 from assistant.grounding import (
     extract_figures,
     figure_in_text,
+    figure_positions,
     find_quote,
     normalize_figure,
+    normalized_text,
     parse_citations,
     verify_answer,
 )
@@ -83,6 +85,16 @@ class TestFigures:
     )
     def test_figure_in_text(self, figure, text, found):
         assert figure_in_text(figure, text) is found
+
+    def test_figure_positions_span_the_stated_figure_with_its_unit(self):
+        text = "总里程较2020年增加10.89公里，密度达到5.12公里/平方公里，增加10.89公里"
+        normal = normalized_text(text)
+        spans = list(figure_positions("10.89公里", text))
+        assert [normal[a:b] for a, b in spans] == ["10.89公里", "10.89公里"]
+        assert normal[: spans[0][0]].endswith("增加")
+        people = "常住人口2185.8万人"
+        assert [people[a:b] for a, b in figure_positions("2185.8万", people)] == ["2185.8万人"]
+        assert list(figure_positions("45%", "森林覆盖率达到44.9%")) == []
 
     def test_bare_table_cell_counts_only_when_distinctive(self):
         assert figure_in_text("2185.8万人", "常住人口（万人）\t2185.8")
