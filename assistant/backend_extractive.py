@@ -355,7 +355,12 @@ def extractive_answer(
         quotes.append(f"“{text}”[{sentence.n}]")
         chosen.append(sentence)
         if len(chosen) == 1:
-            answered = not compares and _answered(question, chosen)
+            # A sentence spelling out the term asked about ("“四网融合”〔干线铁路、…〕") answers
+            # it too: another passage's sentence naming the term only repeats the topic.
+            answered = not compares and (
+                _answered(question, chosen)
+                or (sentence.spells_out and not _IN_PARTS.search(question))
+            )
         missing_years -= sentence.held
         used += len(text)
     # A question in parts whose best sentence answers one of them: the sentence for another part

@@ -301,6 +301,16 @@ def test_focused_context_holds_the_answer_sentence_within_budget(retriever):
     assert "……" in wide or "\n\n" in wide
 
 
+def test_focused_context_puts_a_passages_best_run_of_sentences_first():
+    from assistant.chain import _runs
+
+    # (position in the passage, text, score): adjacent sentences stay together, in text order
+    chosen = [(0, "出台行动方案。", 0.2), (1, "2023年新增首店946家。", 0.3), (5, "疏解企业112家。", 0.9)]
+    assert _runs(chosen) == "疏解企业112家。……出台行动方案。2023年新增首店946家。"
+    assert _runs(chosen[:2]) == "出台行动方案。2023年新增首店946家。"
+    assert _runs([(7, "丁。", 0.1), (3, "乙。", 0.5)]) == "乙。……丁。"
+
+
 def test_focused_context_leaves_out_sentences_far_below_the_best(retriever):
     from assistant.backend_extractive import score_sentences
     from assistant.chain import focus_context

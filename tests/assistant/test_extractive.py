@@ -124,6 +124,18 @@ class TestExtractiveAnswer:
         answer = extractive_answer("“一核、两区、三镇……一廊”中的“一廊”指什么？", layout, tokenizer)
         assert quotes(answer)[0] == ("“一廊”即东南部智造廊。", 2)
 
+    def test_a_sentence_spelling_the_term_out_is_not_joined_by_another_passage(self, tokenizer):
+        nets = [
+            "推动“四网融合”（干线铁路、城际铁路、市域（郊）铁路、城市轨道交通的融合）。",
+            "充分发挥综合交通枢纽辐射作用，深化“四网融合”，优化运营服务。",
+        ]
+        # The other passage only names the term: it adds a citation without the answer.
+        answer = extractive_answer("“四网融合”是哪四张网？", nets, tokenizer)
+        assert quotes(answer) == [(nets[0], 1)]
+        # Without a sentence spelling it out, both passages' sentences are quoted.
+        named = [nets[1], "推动“四网融合”，加快枢纽节点功能提升。"]
+        assert len(quotes(extractive_answer("“四网融合”是哪四张网？", named, tokenizer))) == 2
+
     @pytest.mark.parametrize(
         ("sentence", "spelled"),
         [
