@@ -24,9 +24,9 @@ RETRIEVAL_ALL = {  # --retrieval-only --split all (344 answerable questions)
     "evidence@4000": 0.96,  # 99.7%
 }
 EXTRACTIVE_TEST = {  # --backend extractive --split test (209 questions)
-    "answer_accuracy": 0.84,  # 86.4% (2026-12-06, one quote for a how-many question it answers)
-    "citation_precision": 0.75,  # 79.2%
-    "refusal_accuracy": 0.54,  # 60.6% (20 of 33): near misses with an unmatched year or place
+    "answer_accuracy": 0.84,  # 86.9% (2026-12-06, session 21: targets and changes misfit)
+    "citation_precision": 0.78,  # 81.4%
+    "refusal_accuracy": 0.60,  # 66.7% (22 of 33): near misses with an unmatched year or place
 }
 
 
