@@ -11,6 +11,7 @@ from assistant.backend_extractive import (
     ExtractiveChatModel,
     _answered,
     _defined_terms,
+    _is_caption,
     _spells_out,
     extractive_answer,
     score_sentences,
@@ -135,6 +136,40 @@ class TestExtractiveAnswer:
         # Without a sentence spelling it out, both passages' sentences are quoted.
         named = [nets[1], "推动“四网融合”，加快枢纽节点功能提升。"]
         assert len(quotes(extractive_answer("“四网融合”是哪四张网？", named, tokenizer))) == 2
+
+    def test_a_first_quote_listing_the_names_asked_is_not_joined_by_another_passage(
+        self, tokenizer
+    ):
+        parks = [
+            "在北京顺义、天津武清、河北廊坊建设3个京津冀智能网联新能源汽车科技生态港园区。",
+            "共建京津冀智能网联新能源汽车科技生态港，印发实施产业创新发展实施方案。",
+        ]
+        question = "3个智能网联新能源汽车科技生态港园区分别建在哪几个地方？"
+        assert quotes(extractive_answer(question, parks, tokenizer)) == [(parks[0], 1)]
+        # a first quote listing nothing leaves room for the other passage
+        unlisted = [parks[1], "智能网联新能源汽车科技生态港园区在北京顺义建设。"]
+        assert len(quotes(extractive_answer(question, unlisted, tokenizer))) == 2
+
+    @pytest.mark.parametrize(
+        ("text", "caption"),
+        [
+            ("图04首都都市圈产业发展空间格局规划示意图", True),
+            ("表2-1博物馆之城示范区重点项目表", True),
+            ("4.《北京城市总体规划（2016年—2035年）》", True),
+            ("按规划示意图推进博物馆建设。", False),  # a sentence
+            ("《北京城市总体规划（2016年—2035年）》获批", False),
+        ],
+    )
+    def test_which_lines_are_captions(self, text, caption):
+        assert _is_caption(text) is caption
+
+    def test_a_caption_is_never_quoted(self, tokenizer):
+        museums = ["表2-1博物馆之城示范区重点项目表", "建成北京艺术博物馆、梨园美术馆等项目。"]
+        question = "博物馆之城示范区重点项目有哪些？"
+        # the caption holds the question's words best...
+        assert score_sentences(question, museums, tokenizer)[0].text == museums[0]
+        # ...but names what a table shows; the sentence stating them is quoted
+        assert quotes(extractive_answer(question, museums, tokenizer)) == [(museums[1], 2)]
 
     @pytest.mark.parametrize(
         ("sentence", "spelled"),
