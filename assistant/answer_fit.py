@@ -14,7 +14,7 @@ of the gold answers (expected strings and evidence sentences of the 137) is flag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from assistant.grounding import (
     extract_figures,
@@ -91,7 +91,8 @@ _CLAUSE_END = re.compile(r"(?:左右|以上|多|余)?(?:[，。；、,;:：)）]
 
 
 def _unit_kind(unit: str) -> str:
-    """money, share, area, length, people; "" for none or a bare 万/亿; else the unit itself."""
+    """money, share, rate (a unit per unit), people, area, length; "" for none or a bare 万/亿;
+    else the unit itself."""
     unit = re.sub(r"^(?:万|亿)+", "", unit)
     if not unit:
         return ""
@@ -267,25 +268,30 @@ def _is_change(sentence: str, before: str | None, after: str | None) -> bool:
     )
 
 
-def _all_stated(figures: Sequence[str], texts: Sequence[str], how) -> bool:
-    """Is every place `texts` state one of the answer's `figures` (years and bare numbers of
-    two digits aside) stated `how` (a predicate of the sentence and the text ahead of the
-    figure and the text either side of it, None where a table cell states it without its
-    unit), and is there such a place?
-    "现在有多少" answered from a target row, "总里程是多少" with "较2020年增加10.89公里"."""
+# (sentence, text before the figure, text after it; both None for a table cell without unit)
+_Placement = Callable[[str, "str | None", "str | None"], bool]
+
+
+def _all_stated(figures: Sequence[str], texts: Sequence[str], how: _Placement) -> bool:
+    """Is every place where `texts` state one of the answer's `figures` (years aside) a place
+    `how` accepts, and is there such a place? A figure stated in a table cell without its unit
+    (`stated_loosely`) is judged by its row alone. "现在有多少" answered from a target row,
+    "总里程是多少" with "较2020年增加10.89公里"."""
     found = False
     for figure in figures:
         if _YEAR.fullmatch(figure):
             continue
         for text in texts:
             for sentence in sentence_texts(text):
-                normal = normalized_text(sentence)
-                places: list = list(figure_positions(figure, sentence))
-                if not places and stated_loosely(figure, sentence):
-                    places = [None]
-                for at in places:
-                    found = True
-                    before, after = (normal[: at[0]], normal[at[1] :]) if at else (None, None)
-                    if not how(sentence, before, after):
-                        return False
+                places = list(figure_positions(figure, sentence))
+                if places:
+                    normal = normalized_text(sentence)
+                    sides = [(normal[:start], normal[end:]) for start, end in places]
+                elif stated_loosely(figure, sentence):
+                    sides = [(None, None)]
+                else:
+                    continue
+                found = True
+                if not all(how(sentence, before, after) for before, after in sides):
+                    return False
     return found

@@ -380,6 +380,7 @@ def extractive_answer(
 # what is shown elsewhere, never a statement that answers.
 _CAPTION = re.compile(r"(?:示意图|规划图|布局图|分布图|结构图|项目表|一览表|统计表)$")
 _REFERENCE = re.compile(r"^(?:[-•]\s*)?\d{1,2}[.、．]\s*《[^》]+》$")
+_ENDS_SENTENCE = re.compile(f"[{SENTENCE_END}]")
 
 
 def _is_caption(text: str) -> bool:
@@ -387,7 +388,7 @@ def _is_caption(text: str) -> bool:
     Never quoted. Decision sets: dev 91.1 -> 91.7% (a list question whose first quote was the
     table's caption), citation precision dev 85.0 -> 85.4%, qa_fresh3 93.7 -> 94.9%."""
     line = text.strip()
-    return not re.search(f"[{SENTENCE_END}]", line) and bool(
+    return not _ENDS_SENTENCE.search(line) and bool(
         _CAPTION.search(line) or _REFERENCE.match(line)
     )
 
