@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from assistant.models import REFUSAL
@@ -428,6 +428,11 @@ def _recite_figures(
     return kept + added
 
 
+# A claim sharing this share of its character pairs with a passage was copied from it; one sharing
+# less than `_LOOSELY` with the passages it cites was not copied from them.
+_COPIED, _LOOSELY = 0.9, 0.6
+
+
 def _recite_unsupported(
     claim: str, figures: list[str], cited: list[int], passages: Sequence[str], threshold: float
 ) -> list[int]:
@@ -436,11 +441,15 @@ def _recite_unsupported(
     Small models often write a neighbouring number (`[1]` for `[3]`). Cited passages that hold
     one of the claim's figures stay.
     """
-    if support_overlap(claim, [passages[k - 1] for k in cited]) >= threshold:
-        return cited
+    support = support_overlap(claim, [passages[k - 1] for k in cited])
     others = [k for k in range(1, len(passages) + 1) if k not in cited]
     best = max(others, key=lambda k: support_overlap(claim, [passages[k - 1]]), default=None)
-    if best is None or support_overlap(claim, [passages[best - 1]]) < threshold:
+    if best is None:
+        return cited
+    elsewhere = support_overlap(claim, [passages[best - 1]])
+    # Below the threshold, or copied nearly word for word from a passage it does not cite.
+    copied = elsewhere >= _COPIED and support < _LOOSELY and len(_content(claim)) >= 6
+    if (support >= threshold or elsewhere < threshold) and not copied:
         return cited
     kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in figures)]
     return kept + [best]
@@ -487,6 +496,56 @@ def _cite_bare_answer(
     overlap = {k: support_overlap(question, [passages[k - 1]]) for k in holders}
     best = max(holders, key=lambda k: (overlap[k], -k), default=None)
     return [best] if best is not None and overlap[best] >= threshold else []
+
+
+# A stretch of an answer sentence and the markers that close it: "30处[1]" and "，77公里[2]" in
+# "30处[1]，77公里[2]".
+_SEGMENT = re.compile(r"([^\[\]]*?)((?:\[\d+\])+)")
+
+
+def _recite_segments(sentence: AnswerSentence, passages: Sequence[str]) -> AnswerSentence:
+    """Each stretch of a sentence citing its own passages ("30处[1]，77公里[2]"): a stretch whose
+    figures its markers' passages do not state, while one passage the sentence cites elsewhere
+    states them all, cites that one instead ("30处[1]，77公里[1]"). The sentence-level checks
+    count a figure as grounded when any of the sentence's passages holds it; this makes the
+    marker next to it point to that passage."""
+    if len(sentence.cited) < 2:
+        return sentence
+    pieces: list[str] = []
+    end = 0
+    for m in _SEGMENT.finditer(sentence.text):
+        pieces.append(sentence.text[end : m.start()])
+        end = m.end()
+        own = [int(n) for n in _CANON_MARKER.findall(m.group(2))]
+        figures = extract_figures(strip_markers(m.group(1)))
+        holds = lambda k, fs=figures: all(figure_in_text(f, passages[k - 1]) for f in fs)  # noqa: E731
+        if figures and not any(holds(k) for k in own):
+            holder = next((k for k in sentence.cited if k not in own and holds(k)), None)
+            if holder is not None:
+                pieces.append(f"{m.group(1)}[{holder}]")
+                continue
+        pieces.append(m.group(0))
+    pieces.append(sentence.text[end:])
+    text = "".join(pieces)
+    if text == sentence.text:
+        return sentence
+    cited = tuple(dict.fromkeys(int(n) for n in _CANON_MARKER.findall(text)))
+    return replace(sentence, text=text, cited=cited)
+
+
+def _recite_bare(
+    claim: str, cited: Sequence[int], passages: Sequence[str], question: str
+) -> list[int]:
+    """A short claim without figures ("台湖镇[2]", too short to be checked as a claim) whose cited
+    passages do not hold it: the passage that does (of several, the one sharing most of the
+    question's words). Unchanged when a cited passage holds it or none does."""
+    content = _content(claim)
+    if not content or any(content in _content(passages[k - 1]) for k in cited):
+        return list(cited)
+    holders = [k for k, p in enumerate(passages, start=1) if content in _content(p)]
+    if not holders:
+        return list(cited)
+    return [max(holders, key=lambda k: (support_overlap(question, [passages[k - 1]]), -k))]
 
 
 def _with_markers(sentence: str, cited: Sequence[int]) -> str:
@@ -563,13 +622,16 @@ def verify_answer(
     ungrounded: list[str] = []
     unsupported: list[str] = []
     cursor = 0
-    for sentence in parsed.sentences:
-        pieces.append(parsed.text[cursor : sentence.start])
-        cursor = sentence.end
+    for given_sentence in parsed.sentences:
+        pieces.append(parsed.text[cursor : given_sentence.start])
+        cursor = given_sentence.end
+        sentence = _recite_segments(given_sentence, passages)
         claim = sentence.claim
         figures = extract_figures(claim)
         if not _is_claim(claim, figures):
-            pieces.append(sentence.text)
+            bare = _recite_bare(claim, sentence.cited, passages, question) if sentence.cited else []
+            changed = bool(bare) and bare != list(sentence.cited)
+            pieces.append(_with_markers(sentence.text, bare) if changed else sentence.text)
             continue
         cited = list(sentence.cited)
         if cited:

@@ -272,6 +272,41 @@ class TestVerifyAnswer:
         v = verify_answer(answer, passages, question="北京冬奥会的雪上项目在哪里举办？")
         assert v.cited == () and not v.grounded
 
+    def test_each_figure_points_to_the_passage_that_states_it(self):
+        # "77公里[2]": the sentence's passages hold both figures, but [2] holds neither.
+        passages = [
+            "积水内涝治理工作成效显著，完成治理积水点30处，新增雨水管线77公里。",
+            "优化排水分区，持续完善路网配套防涝系统，系统推进雨水管道提标。",
+        ]
+        v = verify_answer("30处[1]，77公里[2]", passages, question="治理了几处积水点，新铺了多少公里雨水管？")
+        assert v.text == "30处[1]，77公里[1]" and v.cited == (1,) and v.grounded
+        # A stretch whose own passage states its figure keeps its marker.
+        right = "常住人口2185.8万人[1]，森林覆盖率44.9%[2]。"
+        assert verify_answer(right, PASSAGES).text == right
+
+    def test_a_bare_answer_cited_to_a_passage_without_it_is_recited(self):
+        passages = [
+            "北京舞蹈学院\t初步选址台湖镇，建设内容拟包括教学及辅助用房等。",
+            "进一步承接公共服务资源，全力推进北京舞蹈学院通州校区建设。",
+        ]
+        question = "北京舞蹈学院的通州校区初步选在哪儿？"
+        v = verify_answer("台湖镇[2]", passages, question=question)
+        assert v.text == "台湖镇[1]" and v.cited == (1,)
+        # Held by the passage it cites: unchanged. Held by none: unchanged too (not invented).
+        assert verify_answer("台湖镇[1]", passages, question=question).text == "台湖镇[1]"
+        assert verify_answer("宋庄镇[2]", passages, question=question).text == "宋庄镇[2]"
+
+    def test_a_claim_copied_from_another_passage_cites_that_one(self):
+        passages = [
+            "持续完善“一心、一环、两带、两区”的城市绿色空间格局，巩固国家森林城市创建效果。",
+            "一心即城市绿心森林公园；一环即由13个公园串联形成的环城绿色休闲游憩环。",
+        ]
+        v = verify_answer("一心即城市绿心森林公园。[1]", passages)
+        assert v.text == "一心即城市绿心森林公园。[2]" and v.grounded
+        # A claim its cited passage says in other words keeps its citation.
+        loose = "城市绿色空间格局是一心、一环、两带、两区[1]。"
+        assert verify_answer(loose, passages).text == loose
+
     def test_bare_answer_needs_a_passage_about_the_question(self):
         v = verify_answer(
             "张家口", ["张家口市位于河北省西北部。"], question="北京冬奥会雪上项目在哪？"
