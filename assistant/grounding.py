@@ -424,7 +424,10 @@ def _recite_figures(
         missing = _missing_figures(missing, [best], passages, headings)
     if not added:
         return cited
-    kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in figures)]
+    # A cited passage stays for a figure it holds; a year labelling the claim ("2024年：104家")
+    # keeps it only when the claim states nothing else.
+    measures = [f for f in figures if not _LABEL_YEAR.fullmatch(f)] or figures
+    kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in measures)]
     return kept + added
 
 
@@ -459,13 +462,23 @@ def _cite_uncited(
     claim: str, figures: list[str], passages: Sequence[str], threshold: float
 ) -> list[int]:
     """The best passage for a claim that cites none: most of its figures, then most overlap."""
+    # A year labelling the claim ("2024年：104家") counts after the figures it labels: a passage
+    # on something else in 2024 is no source for 104家.
+    measures = [f for f in figures if not _LABEL_YEAR.fullmatch(f)]
+    years = [f for f in figures if _LABEL_YEAR.fullmatch(f)]
     scored = [
-        (sum(_states(f, claim, p, threshold) for f in figures), support_overlap(claim, [p]), -k)
+        (
+            sum(_states(f, claim, p, threshold) for f in measures),
+            sum(_states(f, claim, p, threshold) for f in years),
+            support_overlap(claim, [p]),
+            -k,
+        )
         for k, p in enumerate(passages, start=1)
     ]
     if not scored:
         return []
-    n_figs, overlap, neg_k = max(scored)
+    n_measures, n_years, overlap, neg_k = max(scored)
+    n_figs = n_measures + n_years
     if figures and n_figs == 0:
         return []  # its figures are nowhere: citing a passage would vouch for them
     if not figures and overlap < threshold:

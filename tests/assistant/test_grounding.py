@@ -284,6 +284,24 @@ class TestVerifyAnswer:
         right = "常住人口2185.8万人[1]，森林覆盖率44.9%[2]。"
         assert verify_answer(right, PASSAGES).text == right
 
+    def test_a_year_label_does_not_choose_the_passage_for_its_figure(self):
+        # "2024年：104家": the passage that states 104家 is its source, not one that only
+        # mentions 2024年 (the 2024 reader's sentence on its population).
+        passages = [
+            "全年疏解提质一般制造业企业112家。",
+            "非首都功能疏解坚定有序，疏解提质一般制造业企业104家，治理违法建设超2000万平方米。",
+            "2024年全市常住人口2183.2万人。",
+        ]
+        # The year labels are stated by the readers' titles.
+        headings = [f"体检报告公众读本（{y}年度）" for y in (2023, 2024, 2024)]
+        question = "一般制造业企业，2023年和2024年分别是多少家？"
+        for answer in ("2023年：112家\n2024年：104家", "2023年：112家[1]\n2024年：104家[3]"):
+            v = verify_answer(answer, passages, question=question, headings=headings)
+            assert v.text == "2023年：112家[1]\n2024年：104家[2]", answer
+            assert v.grounded and v.cited == (1, 2)
+        # A claim stating only a year still cites the passage that holds it.
+        assert verify_answer("2024年[3]。", passages).cited == (3,)
+
     def test_a_bare_answer_cited_to_a_passage_without_it_is_recited(self):
         passages = [
             "北京舞蹈学院\t初步选址台湖镇，建设内容拟包括教学及辅助用房等。",
