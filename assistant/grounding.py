@@ -441,8 +441,10 @@ def _recite_unsupported(
 ) -> list[int]:
     """A claim its passages do not say, but another passage does: cite that one instead.
 
-    Small models often write a neighbouring number (`[1]` for `[3]`). Cited passages that hold
-    one of the claim's figures stay.
+    Small models often write a neighbouring number (`[1]` for `[3]`). Also a claim copied nearly
+    word for word from a passage it does not cite ("一心即城市绿心森林公园。[1]", copied from [2]),
+    which shares little with the ones it cites. Cited passages that hold one of the claim's
+    figures stay.
     """
     support = support_overlap(claim, [passages[k - 1] for k in cited])
     others = [k for k in range(1, len(passages) + 1) if k not in cited]
@@ -516,6 +518,10 @@ def _cite_bare_answer(
 _SEGMENT = re.compile(r"([^\[\]]*?)((?:\[\d+\])+)")
 
 
+def _states_all(figures: Sequence[str], passage: str) -> bool:
+    return all(figure_in_text(f, passage) for f in figures)
+
+
 def _recite_segments(sentence: AnswerSentence, passages: Sequence[str]) -> AnswerSentence:
     """Each stretch of a sentence citing its own passages ("30处[1]，77公里[2]"): a stretch whose
     figures its markers' passages do not state, while one passage the sentence cites elsewhere
@@ -531,9 +537,9 @@ def _recite_segments(sentence: AnswerSentence, passages: Sequence[str]) -> Answe
         end = m.end()
         own = [int(n) for n in _CANON_MARKER.findall(m.group(2))]
         figures = extract_figures(strip_markers(m.group(1)))
-        holds = lambda k, fs=figures: all(figure_in_text(f, passages[k - 1]) for f in fs)  # noqa: E731
-        if figures and not any(holds(k) for k in own):
-            holder = next((k for k in sentence.cited if k not in own and holds(k)), None)
+        holders = [k for k in sentence.cited if figures and _states_all(figures, passages[k - 1])]
+        if figures and not any(k in holders for k in own):
+            holder = next((k for k in holders if k not in own), None)
             if holder is not None:
                 pieces.append(f"{m.group(1)}[{holder}]")
                 continue
@@ -591,7 +597,12 @@ def verify_answer(
     - a figure its sentence's passages lack, stated by another passage amid the claim's words
       → that passage is cited (and a cited one holding none of the sentence's figures dropped);
     - a claim its passages do not support, which another passage does → that one is cited;
-    - a claim with no marker → the passage that best holds its figures, else its terms;
+    - a stretch of a sentence whose figures its own markers' passages lack, while another
+      passage the sentence cites states them ("30处[1]，77公里[2]") → that passage;
+    - a short claim without figures cited to a passage that does not hold it ("台湖镇[2]") →
+      the passage that does;
+    - a claim with no marker → the passage that best holds its figures (a year labelling the
+      claim counting last), else its terms;
     - a bare answer with no marker ("张家口", "400家"), given the `question` → the passage that
       holds it and most of the question's words (`_cite_bare_answer`).
     Never invents: a figure no passage states stays in `ungrounded_figures`, uncited. A year
