@@ -360,15 +360,21 @@ def extractive_answer(
         quotes.append(f"“{text}”[{sentence.n}]")
         chosen.append(sentence)
         if len(chosen) == 1:
-            answered = not compares and (
-                _answered(question, chosen) or _names_answered(question, sentence)
-            )
+            answered = (
+                not compares
+                and (_answered(question, chosen) or _names_answered(question, sentence))
+            ) or (not years and _lists_each(question, sentence))
         missing_years -= sentence.held
         used += len(text)
     # A question in parts whose best sentence answers one of them: the sentence for another part
     # joins it however it scores overall. Dev split: 87.5% -> 88.1% (六环路南段和北段), no other
     # answer moved; second set unchanged.
-    if len(chosen) == 1 and max_sentences > 1 and (compares or _IN_PARTS.search(question)):
+    if (
+        len(chosen) == 1
+        and max_sentences > 1
+        and not answered
+        and (compares or _IN_PARTS.search(question))
+    ):
         extra = _other_part(question, terms, chosen[0], scored, max_chars - used)
         if extra is not None:
             quotes.append(f"“{extra.text}”[{extra.n}]")
@@ -436,6 +442,22 @@ def _names_answered(question: str, first: ScoredSentence) -> bool:
     if _IN_PARTS.search(question):
         return False
     return first.spells_out or bool(_ASKS_NAMES.search(question) and _LISTS.search(first.text))
+
+
+# "分别建在哪里", "分别在哪儿": where each of several things is.
+_ASKS_WHERE_EACH = re.compile(r"分别.{0,6}哪(?:里|儿)")
+# Two sides compared: two years, two reports, before and after.
+_TWO_SIDES = re.compile(r"两年|两本|前后|相比|变化|[和与跟同].{1,20}比")
+
+
+def _lists_each(question: str, first: ScoredSentence) -> bool:
+    """Does the first quote list three or more items for a question asking which or where each
+    of several is ("3个…园区分别建在哪里？" -> "在北京顺义、天津武清、河北廊坊建设3个…园区")? A
+    "分别" question compares, so `_names_answered` does not apply, but a list answers it whole."""
+    asks = _ASKS_NAMES.search(question) or _ASKS_WHERE_EACH.search(question)
+    if not asks or asks_quantity(question) or _TWO_SIDES.search(question):
+        return False  # "两年读本分别是多少": two figures, not a list
+    return bool(not _IN_PARTS.search(question) and _LISTS.search(first.text))
 
 
 def _other_part(

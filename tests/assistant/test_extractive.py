@@ -150,6 +150,24 @@ class TestExtractiveAnswer:
         unlisted = [parks[1], "智能网联新能源汽车科技生态港园区在北京顺义建设。"]
         assert len(quotes(extractive_answer(question, unlisted, tokenizer))) == 2
 
+    def test_a_list_answers_a_question_asking_where_or_which_each_one_is(self, tokenizer):
+        from assistant.backend_extractive import _lists_each, score_sentences
+
+        airports = [
+            "深化京津冀“三地四场”功能定位，构建以北京双枢纽机场为核心的京津冀世界级机场群。",
+            "依托“三地四场”（北京首都国际机场、北京大兴国际机场、天津滨海国际机场、石家庄正定国际机场），"
+            "推动空港协作。",
+        ]
+        question = "“三地四场”里的四个机场分别是哪四个？"
+        first = score_sentences(question, airports, tokenizer)[0]
+        assert _lists_each(question, first)
+        # "分别" asks about each of several: the list answers it whole, alone.
+        assert quotes(extractive_answer(question, airports, tokenizer)) == [(airports[1], 2)]
+        assert _lists_each("3个园区分别建在哪里？", first)
+        # Two figures compared, not a list: the other side may be in another passage.
+        for compared in ("换乘站点占比，两年读本分别是多少？", "三个小镇分别有多少人？"):
+            assert not _lists_each(compared, first), compared
+
     @pytest.mark.parametrize(
         ("text", "caption"),
         [
