@@ -25,7 +25,7 @@ RETRIEVAL_ALL = {  # --retrieval-only --split all (344 answerable questions)
 }
 EXTRACTIVE_TEST = {  # --backend extractive --split test (209 questions)
     "answer_accuracy": 0.84,  # 86.9% (2026-12-06, session 21: targets and changes misfit)
-    "citation_precision": 0.78,  # 82.2%
+    "citation_precision": 0.78,  # 82.6% (session 22)
     "refusal_accuracy": 0.60,  # 66.7% (22 of 33): near misses with an unmatched year or place
 }
 
