@@ -65,7 +65,9 @@ _SECOND_SENTENCE_RATIO = 0.85
 # held-out test at 0.6: 75.0% -> 76.1%, citation precision 71.7% -> 70.7%.
 # Besides a comparison, a question in parts: "…多大？其中起步区多大？".
 _IN_PARTS = re.compile(r"其中|[？?].+[？?]")
-COMPARES = re.compile(r"分别|各(?:是|为|有|说)|两年|前后|这两年|变化|相比|[和与跟同].{1,20}比")
+# Two sides compared: two years, before and after, one thing against another.
+_TWO_SIDED = r"两年|前后|变化|相比|[和与跟同].{1,20}比"
+COMPARES = re.compile(rf"分别|各(?:是|为|有|说)|{_TWO_SIDED}")
 _COMPARED_SENTENCE_RATIO = 0.6
 _CLAUSE_BREAK = "，,；;、："
 # A year a question names ("2023年", "2024"); the chain reads it too.
@@ -446,8 +448,8 @@ def _names_answered(question: str, first: ScoredSentence) -> bool:
 
 # "分别建在哪里", "分别在哪儿": where each of several things is.
 _ASKS_WHERE_EACH = re.compile(r"分别.{0,6}哪(?:里|儿)")
-# Two sides compared: two years, two reports, before and after.
-_TWO_SIDES = re.compile(r"两年|两本|前后|相比|变化|[和与跟同].{1,20}比")
+# Two sides compared (`_TWO_SIDED`), or two reports ("两本读本").
+_TWO_SIDES = re.compile(rf"两本|{_TWO_SIDED}")
 
 
 def _lists_each(question: str, first: ScoredSentence) -> bool:
@@ -457,7 +459,7 @@ def _lists_each(question: str, first: ScoredSentence) -> bool:
     asks = _ASKS_NAMES.search(question) or _ASKS_WHERE_EACH.search(question)
     if not asks or asks_quantity(question) or _TWO_SIDES.search(question):
         return False  # "两年读本分别是多少": two figures, not a list
-    return bool(not _IN_PARTS.search(question) and _LISTS.search(first.text))
+    return not _IN_PARTS.search(question) and bool(_LISTS.search(first.text))
 
 
 def _other_part(

@@ -396,6 +396,12 @@ def _states(figure: str, claim: str, passage: str, threshold: float) -> bool:
     )
 
 
+def _label_years(figures: Sequence[str]) -> tuple[list[str], list[str]]:
+    """`figures` split into the ones that measure something and the bare years (`2024年`)."""
+    years = [f for f in figures if _LABEL_YEAR.fullmatch(f)]
+    return [f for f in figures if f not in years], years
+
+
 def _recite_figures(
     claim: str,
     figures: list[str],
@@ -426,7 +432,7 @@ def _recite_figures(
         return cited
     # A cited passage stays for a figure it holds; a year labelling the claim ("2024年：104家")
     # keeps it only when the claim states nothing else.
-    measures = [f for f in figures if not _LABEL_YEAR.fullmatch(f)] or figures
+    measures = _label_years(figures)[0] or figures
     kept = [k for k in cited if any(figure_in_text(f, passages[k - 1]) for f in measures)]
     return kept + added
 
@@ -466,8 +472,7 @@ def _cite_uncited(
     """The best passage for a claim that cites none: most of its figures, then most overlap."""
     # A year labelling the claim ("2024年：104家") counts after the figures it labels: a passage
     # on something else in 2024 is no source for 104家.
-    measures = [f for f in figures if not _LABEL_YEAR.fullmatch(f)]
-    years = [f for f in figures if _LABEL_YEAR.fullmatch(f)]
+    measures, years = _label_years(figures)
     scored = [
         (
             sum(_states(f, claim, p, threshold) for f in measures),
@@ -537,13 +542,12 @@ def _recite_segments(sentence: AnswerSentence, passages: Sequence[str]) -> Answe
         end = m.end()
         own = [int(n) for n in _CANON_MARKER.findall(m.group(2))]
         figures = extract_figures(strip_markers(m.group(1)))
-        holders = [k for k in sentence.cited if figures and _states_all(figures, passages[k - 1])]
-        if figures and not any(k in holders for k in own):
-            holder = next((k for k in holders if k not in own), None)
-            if holder is not None:
-                pieces.append(f"{m.group(1)}[{holder}]")
-                continue
-        pieces.append(m.group(0))
+        holders = [k for k in sentence.cited if _states_all(figures, passages[k - 1])]
+        holder = next((k for k in holders if k not in own), None)
+        if figures and holder is not None and not any(k in holders for k in own):
+            pieces.append(f"{m.group(1)}[{holder}]")
+        else:
+            pieces.append(m.group(0))
     pieces.append(sentence.text[end:])
     text = "".join(pieces)
     if text == sentence.text:
