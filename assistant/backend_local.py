@@ -36,8 +36,9 @@ class BackendUnavailable(PlanQAError):
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 # Reads a short prompt with the model in a child process: a llama.cpp build that does not fit
-# the machine (one compiled with Intel AMX on a VM that does not carry AMX state) dies with
-# SIGSEGV on the first prompt of more than one token, and would take the app down with it.
+# the machine dies with SIGSEGV on the first prompt of more than one token (the unpatched
+# native build of llama-cpp-python 0.3.36 with GCC 12 on an Intel AMX CPU: see
+# scripts/setup.sh), and would take the app down with it.
 _PROBE_SCRIPT = """
 import sys
 from llama_cpp import Llama
@@ -98,8 +99,8 @@ def check_llama_runs(
         raise BackendUnavailable(
             f"llama.cpp crashed ({name}) reading a prompt on this machine: its build does not "
             "fit this CPU. Rebuild it with `rm -rf ~/.cache/planqa/wheels "
-            ".venv/.planqa-installed && bash scripts/setup.sh local` (it is built without "
-            "Intel AMX), or use --backend extractive or openai."
+            ".venv/.planqa-installed && bash scripts/setup.sh local` (its build is patched "
+            "for this), or use --backend extractive or openai."
         )
     if done.returncode == 0:
         marker.parent.mkdir(parents=True, exist_ok=True)
