@@ -127,6 +127,27 @@ def asked_kind(question: str) -> str:
     return ""
 
 
+def answers_only_with(question: str, answer: str, figures: Sequence[str]) -> bool:
+    """Are `figures` all the answer gives for what `question` asks: every figure of the asked
+    kind ("全长多少公里": the lengths) or counter ("多少座车站": those in 座), or every figure when
+    the question names neither (figures the question states never count)?
+    "京唐城际铁路全长1000公里…7项重点铁路续建项目" with 1000公里 among `figures`: yes.
+    "常住人口2185.8万人，较上年末增加1.6万人" with 1.6万人 only: no."""
+    own = set(extract_figures(question))
+    stated = [f for f in extract_figures(strip_markers(answer)) if f not in own]
+    kind = asked_kind(question)
+    counter = _ASKED_COUNTER.search(question)
+
+    def asked_for(figure: str) -> bool:
+        unit = split_figure(figure)[1]
+        if kind:
+            return _unit_kind(unit) == kind
+        return bool(counter) and re.sub(r"^(?:万|亿|余|多)+", "", unit).startswith(counter.group(1))
+
+    asked = [f for f in stated if asked_for(f)] or stated
+    return bool(asked) and all(f in figures for f in asked)
+
+
 def misfit(
     question: str, answer: str, passages: Sequence[str], cited: Sequence[str] = ()
 ) -> str:

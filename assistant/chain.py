@@ -13,7 +13,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.answer_fit import misfit, quantities_asked
+from assistant.answer_fit import answers_only_with, misfit, quantities_asked
 from assistant.backend_extractive import (
     COMPARES,
     QUESTION_YEAR,
@@ -29,6 +29,7 @@ from assistant.grounding import (
     extract_figures,
     figure_in_text,
     find_quote,
+    invented_figures,
     parse_citations,
     split_sentences,
     strip_markers,
@@ -933,6 +934,12 @@ class AnswerChain:
             )
             missing += unnamed_in_rows(standalone, citations, tokenizer)
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
+        if not why and s.refuse_invented_figures and check.ungrounded_figures:
+            made_up = invented_figures(
+                check.ungrounded_figures, check.text, passages, headings, standalone
+            )
+            if made_up and answers_only_with(standalone, check.text, made_up):
+                why = f"回答中的“{'、'.join(made_up)}”在检索到的报告段落中找不到"
         if why:
             timings["total"] = (time.perf_counter() - started) * 1000
             notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"

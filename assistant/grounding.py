@@ -365,6 +365,68 @@ def unstated_figures(
     return [f for f in figures if not any(stated(f, i) for i in range(len(texts)))]
 
 
+def _derived(numbers: Sequence[float]) -> set[float]:
+    """What an answer may work out from the figures it states: the sum of them all, and each
+    pair's sum, difference, product, ratio and change in percent."""
+    found = {sum(numbers)}
+    for i, a in enumerate(numbers):
+        for j, b in enumerate(numbers):
+            if i == j:
+                continue
+            found |= {a + b, a - b, a * b}
+            if b:
+                found |= {a / b, a / b * 100, (a - b) / b * 100}
+    return found
+
+
+def invented_figures(
+    figures: Sequence[str],
+    answer: str,
+    passages: Sequence[str],
+    headings: Sequence[str] = (),
+    question: str = "",
+) -> list[str]:
+    """The `figures` of `answer` (its ungrounded ones, say) that come from nowhere: no passage
+    writes their number at all, with whatever unit (a table cell `≥52` under `（%）` grounds
+    `52%`; a year also counts as stated by a passage's heading), the `question` does not either,
+    and no sum, difference, product, ratio or percent change of the other figures the answer
+    states gives them ("6.32 - 6.08 = 0.24" works one out). Such a figure is the model's own
+    knowledge ("京唐城际铁路全长1000公里" from a passage naming the line only), which PlanQA never
+    presents as an answer."""
+
+    def written(figure: str) -> bool:
+        number = split_figure(figure)[0]
+        return bool(number) and any(
+            next(_whole_numbers(number, _normalize_text(p)), None) for p in passages
+        )
+
+    unstated = [
+        f
+        for f in unstated_figures(figures, passages, headings)
+        if not written(f) and not (question and figure_in_text(f, question))
+    ]
+    if not unstated:
+        return []
+    numbers = [
+        float(split_figure(f)[0])
+        for f in extract_figures(answer)
+        if f not in unstated and split_figure(f)[0]
+    ]
+    derived = _derived(numbers) if numbers else set()
+    invented = []
+    for f in unstated:
+        number = split_figure(f)[0]
+        if not number:
+            invented.append(f)
+            continue
+        # a worked-out figure is rounded to the places it is written with
+        places = len(number.partition(".")[2])
+        tolerance = 0.5 * 10**-places + 1e-9
+        if not any(abs(float(number) - d) <= tolerance for d in derived):
+            invented.append(f)
+    return invented
+
+
 def _missing_figures(
     figures: Sequence[str],
     cited: Sequence[int],

@@ -75,6 +75,13 @@ class ChainSettings:
     # cited table rows never name an organization it asks about (`unnamed_in_rows`): another
     # project's row.
     check_cited_specifics: bool = True
+    # Refuse an answer whose figures for what is asked (of the asked kind, or all) are written in
+    # no passage the model read, nor in the question, nor worked out from the answer's other
+    # figures (`assistant.grounding.invented_figures`, `assistant.answer_fit.answers_only_with`):
+    # the model's own knowledge ("全长1000公里" from a passage naming the line only). Other
+    # ungrounded figures (a miscopied side figure, one stated by a passage the answer does not
+    # cite) are listed in `ungrounded_figures` with `grounded: false` instead.
+    refuse_invented_figures: bool = True
     # The extractive backend refuses when no sentence covers this share of the question's
     # (rarity-weighted) words: 0.3 refused 1 of 76 answerable dev questions
     # (bench/calibrate_extractive.py); higher values refuse answerable ones fast.

@@ -23,23 +23,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # llama.cpp is compiled for this CPU (-march=native), Intel AMX included where the CPU has it:
-# AMX reads a prompt about 1.7 times as fast here (Sapphire Rapids, 2 cores). llama-cpp-python
-# 0.3.36's AMX code loads its tile configuration with GCC's _tile_loadconfig, which GCC 12
-# declares as reading 8 bytes of the 64, so at -O3 the stores to the rest are dropped and
-# ldtilecfg faults (SIGSEGV on the first prompt of more than one token). The build here patches
-# that one call to name the whole configuration. It is built once into PlanQA's own wheel
-# folder: pip's wheel cache may hold an unpatched native build, which it would reuse.
+# AMX reads a prompt about 1.7 times as fast here (Sapphire Rapids, 2 cores). The source is
+# patched first (scripts/patch_llama_cpp.sh: unpatched, its AMX code crashes when built by GCC 12)
+# and built once into PlanQA's own wheel folder: pip's wheel cache may hold an unpatched native
+# build, which it would reuse whatever the source.
 llama_flavor="amx-ldtilecfg-v1"
-patch_llama_cpp() {  # $1: the unpacked llama-cpp-python source
-  local mmq="$1/vendor/llama.cpp/ggml/src/ggml-cpu/amx/mmq.cpp"
-  [ -f "$mmq" ] || return 0
-  if ! grep -q '^    _tile_loadconfig(&tc);$' "$mmq"; then
-    echo "setup: llama.cpp's AMX tile set-up is not where this script expects it ($mmq);" \
-      "update patch_llama_cpp in scripts/setup.sh for this llama-cpp-python version." >&2
-    return 1
-  fi
-  sed -i 's|^    _tile_loadconfig(&tc);$|    __asm__ volatile("ldtilecfg %0" :: "m"(tc)); /* PlanQA: all 64 bytes */|' "$mmq"
-}
 install_llama_cpp() {
   local version wheels wheel src
   version=$(grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml | cut -d= -f3)
@@ -51,7 +39,7 @@ install_llama_cpp() {
     .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: -d "$src" \
       "llama-cpp-python==$version" >&2
     tar -xzf "$src"/llama_cpp_python-"$version".tar.gz -C "$src"
-    patch_llama_cpp "$src/llama_cpp_python-$version"
+    bash scripts/patch_llama_cpp.sh "$src/llama_cpp_python-$version"
     mkdir -p "$wheels"
     .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels.partial" \
       "$src/llama_cpp_python-$version" >&2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_fit import asked_kind, misfit
+from assistant.answer_fit import answers_only_with, asked_kind, misfit
 from assistant.grounding import stated_loosely
 
 PASSAGES = [
@@ -199,3 +199,26 @@ def test_a_target_change_or_rate_misfits(question, answer, passage, words):
 )
 def test_a_level_or_target_asked_fits(question, answer, passage):
     assert misfit(question, answer, [passage], [passage]) == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "figures", "only"),
+    [
+        # the asked length is the invented one; the count beside it is not what was asked
+        ("京唐城际铁路全长多少公里？", "全长1000公里。…等7项重点铁路续建项目[3]。", ["1000公里"], True),
+        # a side figure miscopied, the asked one stated
+        ("2023年末全市常住人口是多少？", "2185.8万人，较上年末增加1.6万人[1]。", ["1.6万人"], False),
+        # a counter asked ("多少座"): the figures in 座
+        ("轨道交通有多少座车站？", "运营里程836公里[1]，共有车站490座[1]。", ["490座"], True),
+        ("轨道交通有多少座车站？", "运营里程836公里[1]，共有车站490座[1]。", ["836公里"], False),
+        # no kind named: every figure must be among them
+        ("京唐城际铁路什么时候开通？", "2017年12月[3]", ["12月"], False),
+        ("京唐城际铁路什么时候开通？", "2017年12月[3]", ["2017年", "12月"], True),
+        # the question's own figures never count
+        ("2024年新增了多少公里？", "2024年新增20公里[1]", ["20公里"], True),
+        # nothing stated at all: nothing to refuse for
+        ("京唐城际铁路全长多少公里？", "全长见报告[1]。", [], False),
+    ],
+)
+def test_answers_only_with(question, answer, figures, only):
+    assert answers_only_with(question, answer, figures) is only

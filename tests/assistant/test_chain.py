@@ -245,6 +245,17 @@ def test_answer_whose_every_figure_is_invented_is_refused(retriever):
     assert "2190万人" in answer.notice and answer.retrieved  # closest passages still offered
 
 
+def test_an_asked_figure_no_passage_writes_is_refused_though_another_is_stated(retriever):
+    # 836公里 is stated; the stations asked for are in no passage: the model's own knowledge
+    reply = "轨道交通运营里程达到836公里[1]，共有车站490座[1]。"
+    question = "轨道交通有多少座车站？"
+    answer = AnswerChain(retriever, _scripted(reply), "local").ask(question)
+    assert answer.refused and answer.answer == REFUSAL and "490座" in answer.notice
+    off = ChainSettings(refuse_invented_figures=False)
+    kept = AnswerChain(retriever, _scripted(reply), "local", off).ask(question)
+    assert not kept.refused and not kept.grounded and kept.ungrounded_figures == ("490座",)
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -425,7 +436,9 @@ def test_an_answer_that_only_repeats_the_question_falls_back_to_a_quote(retrieve
 
 def test_a_title_that_is_not_a_context_label_is_an_answer(retriever):
     reply = "《北京市韧性城市空间专项规划（2022年—2035年）》[1]"
-    chain = AnswerChain(retriever, _scripted(reply), "local", ChainSettings(check_answer_fit=False))
+    # (its years are in no passage here: the fit and invented-figure checks would refuse it)
+    off = ChainSettings(check_answer_fit=False, refuse_invented_figures=False)
+    chain = AnswerChain(retriever, _scripted(reply), "local", off)
     answer = chain.ask("2023年末全市常住人口是多少？")
     assert answer.backend == "local" and answer.answer == reply
 

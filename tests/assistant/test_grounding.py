@@ -11,6 +11,7 @@ from assistant.grounding import (
     figure_in_text,
     figure_positions,
     find_quote,
+    invented_figures,
     normalize_figure,
     normalized_text,
     parse_citations,
@@ -394,3 +395,41 @@ def test_placeholder_markers_copied_from_the_prompt_are_dropped():
     parsed = parse_citations("常住人口2185.8万人[n][1]。", 2)
     assert parsed.text == "常住人口2185.8万人[1]。"
     assert parsed.sentences[0].cited == (1,)
+
+
+# A passage naming a railway line without its length, and a plan's indicator row (a table).
+_LINE = "推进京张铁路、京唐城际铁路的北京段工程等7项重点铁路续建项目。"
+_ROW = "24\t基层卫生医疗机构诊疗量占比（%）\t≥52\t预期性"
+
+
+@pytest.mark.parametrize(
+    ("figures", "answer", "passages", "question", "invented"),
+    [
+        # a length no passage writes: the model's own knowledge
+        (["1000公里"], "京唐城际铁路全长1000公里[1]。", [_LINE], "", ["1000公里"]),
+        # a table cell's number with the unit of its row's header
+        (["52%"], "52%[1]", [_ROW], "", []),
+        # worked out from two figures the answer states: 6.32 - 6.08
+        (["0.24"], "6.32 - 6.08 = 0.24[1]", ["人均6.32平方米，上年6.08平方米"], "", []),
+        # the same arithmetic, wrong: 0.34 comes from nowhere
+        (["0.34"], "6.32 - 6.08 = 0.34[1]", ["人均6.32平方米，上年6.08平方米"], "", ["0.34"]),
+        # a change in percent, rounded to the places written: (2185.8 - 2184.3) / 2184.3
+        (["0.07%"], "2185.8万人，较上年2184.3万人增长0.07%[1]", ["常住人口2185.8万人，上年2184.3万人"],
+         "", []),
+        # the question's own year, repeated
+        (["2024年"], "2024年新增20公里[1]", ["新增20公里"], "2024年新增了多少公里？", []),
+        # a number the passage writes with another unit is not invented (a miscopied unit is
+        # the grounding check's to flag)
+        (["7公里"], "7公里[1]", [_LINE], "", []),
+    ],
+)
+def test_invented_figures_come_from_nowhere(figures, answer, passages, question, invented):
+    assert invented_figures(figures, answer, passages, question=question) == invented
+
+
+def test_a_year_a_passages_heading_states_is_not_invented():
+    heading = ["北京城市总体规划实施体检报告公众读本（2023年度）"]
+    assert invented_figures(["2023年"], "2023年：112家[1]", ["一般制造业企业112家"], heading) == []
+    assert invented_figures(["2022年"], "2022年：112家[1]", ["一般制造业企业112家"], heading) == [
+        "2022年"
+    ]
