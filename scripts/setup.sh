@@ -36,15 +36,17 @@ install_llama_cpp() {
   if [ -z "$wheel" ]; then
     echo "==> building llama-cpp-python $version for this CPU (about 11 minutes on 2 cores, once)" >&2
     src=$(mktemp -d)
-    .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: -d "$src" \
-      "llama-cpp-python==$version" >&2
-    tar -xzf "$src"/llama_cpp_python-"$version".tar.gz -C "$src"
-    bash scripts/patch_llama_cpp.sh "$src/llama_cpp_python-$version"
-    mkdir -p "$wheels"
-    .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels.partial" \
-      "$src/llama_cpp_python-$version" >&2
-    mv "$wheels.partial"/llama_cpp_python-"$version"-*.whl "$wheels"/
-    rm -rf "$wheels.partial" "$src"
+    (  # in a subshell, so that the source folder goes whether the build succeeds or not
+      trap 'rm -rf "$src" "$wheels.partial"' EXIT
+      .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: -d "$src" \
+        "llama-cpp-python==$version" >&2
+      tar -xzf "$src"/llama_cpp_python-"$version".tar.gz -C "$src"
+      bash scripts/patch_llama_cpp.sh "$src/llama_cpp_python-$version"
+      .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -w "$wheels.partial" \
+        "$src/llama_cpp_python-$version" >&2
+      mkdir -p "$wheels"
+      mv "$wheels.partial"/llama_cpp_python-"$version"-*.whl "$wheels"/
+    )
     wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)
   fi
   .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel" >&2
