@@ -139,10 +139,9 @@ def answers_only_with(question: str, answer: str, figures: Sequence[str]) -> boo
     counter = _ASKED_COUNTER.search(question)
 
     def asked_for(figure: str) -> bool:
-        unit = split_figure(figure)[1]
         if kind:
-            return _unit_kind(unit) == kind
-        return bool(counter) and re.sub(r"^(?:万|亿|余|多)+", "", unit).startswith(counter.group(1))
+            return _unit_kind(split_figure(figure)[1]) == kind
+        return bool(counter) and _counter_unit(figure).startswith(counter.group(1))
 
     asked = [f for f in stated if asked_for(f)] or stated
     return bool(asked) and all(f in figures for f in asked)
@@ -263,10 +262,15 @@ def _states_any(figures: Sequence[str], texts: Sequence[str]) -> bool:
     return any(figure_in_text(f, t) or stated_loosely(f, t) for f in figures for t in texts)
 
 
+def _counter_unit(figure: str) -> str:
+    """The unit a figure counts in, without its 万/亿/余/多: `3.9万个` -> `个`."""
+    return re.sub(r"^(?:万|亿|余|多)+", "", split_figure(figure)[1])
+
+
 def _counts_in(counter: str, figures: Sequence[str], text: str) -> bool:
     """Does one of the answer's figures count in `counter` (or carry no unit at all)?"""
     for figure in figures:
-        unit = re.sub(r"^(?:万|亿|余|多)+", "", split_figure(figure)[1])
+        unit = _counter_unit(figure)
         if not unit or unit.startswith(counter):
             return True
     return bool(re.search(_CHINESE_NUMERALS + counter, text))
