@@ -291,10 +291,17 @@ def uncited_specifics(
         first, last = (min(inside), max(inside)) if inside else (0, len(spans) - 1)
         start, end = spans[max(0, first - 1)][0], spans[min(len(spans) - 1, last + 1)][1]
         windows.append(_with_heading(c.hit.chunk, text[start:end]))
-    seen = normalize_for_match(" ".join(windows))
+    return _unmentioned(specifics, " ".join(windows), question, tokenizer)
+
+
+def _unmentioned(
+    specifics: Sequence[str], text: str, question: str, tokenizer: ChineseTokenizer
+) -> list[str]:
+    """The `specifics` (`question_specifics`) that `text` never mentions, by name or alias."""
+    seen = normalize_for_match(text)
     # A year in a document's name (《…发展规划（2024—2035年）》) says when the plan runs, not when
     # what the sentence reports happened.
-    seen_years = normalize_for_match(_DOCUMENT_NAME.sub(" ", " ".join(windows)))
+    seen_years = normalize_for_match(_DOCUMENT_NAME.sub(" ", text))
     regions = _regions_asked(question)
     missing = []
     for s in specifics:
@@ -308,6 +315,17 @@ def uncited_specifics(
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)
     return missing
+
+
+def passages_naming(
+    question: str, specifics: Sequence[str], hits: Sequence[Hit], tokenizer: ChineseTokenizer
+) -> list[Hit]:
+    """The `hits` whose text, report title or section mention every one of `specifics`."""
+    return [
+        h
+        for h in hits
+        if not _unmentioned(specifics, _with_heading(h.chunk, h.chunk.text), question, tokenizer)
+    ]
 
 
 def citations_stating(answer: str, question: str, citations: Sequence[Citation]) -> list[Citation]:
@@ -804,6 +822,97 @@ class AnswerChain:
             return None
         return self._with_quotes(question, packed, passages, check, "据报告：" + "；".join(quotes))
 
+    def _review(
+        self, question: str, check: Verification, packed: Sequence[Hit], passages: list[str]
+    ) -> tuple[Verification, tuple[Citation, ...], str, list[str]]:
+        """The last checks of an answer over `packed`: (the answer with a clipped name made
+        whole, its citations, why it is refused or "", the question's specifics its cited
+        sentences never mention)."""
+        s, tokenizer = self.settings, self.retriever.tokenizer
+        named = whole_name(check.text, [passages[n - 1] for n in check.cited], tokenizer)
+        if named != check.text:
+            check = dataclasses.replace(check, text=named, repaired=True)
+        citations = tuple(
+            self._citation(n, packed[n - 1], check.text, len(packed))
+            for n in check.cited
+            if 0 < n <= len(packed)
+        )
+        why = (
+            misfit(question, check.text, passages, [c.hit.chunk.text for c in citations])
+            if s.check_answer_fit
+            else ""
+        )
+        missing: list[str] = []
+        # Quotes too: a quoted sentence covers the question's words best, but it may still be
+        # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
+        if not why and s.check_cited_specifics:
+            missing = uncited_specifics(
+                question, citations_stating(check.text, question, citations), tokenizer
+            )
+            missing += unnamed_in_rows(question, citations, tokenizer)
+            why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
+        if not why and s.refuse_invented_figures and check.ungrounded_figures:
+            made_up = invented_figures(
+                check.ungrounded_figures, check.text, passages, _headings(packed), question
+            )
+            if made_up and answers_only_with(question, check.text, made_up):
+                why = f"回答中的“{'、'.join(made_up)}”在检索到的报告段落中找不到"
+        return check, citations, why, missing
+
+    def _naming_passages(
+        self, question: str, hits: Sequence[Hit], missing: Sequence[str]
+    ) -> tuple[list[Hit], Verification] | None:
+        """The answer cites sentences about another place or year than the question's
+        (`uncited_specifics`): the small model took "全市1730条背街小巷" for 通州's, though a
+        passage on 通州 was retrieved too. The question is asked again over the retrieved
+        passages that name what was missing, alone; (those passages, the new answer) when the
+        answer passes the look-again turn's checks (`_second_answer`) and the sentences it
+        quotes hold `naming_min_coverage` of the question (they were picked for a name, not
+        for the rest of it: "新增优质学位3.8万个" for "通州现在中小学学位一共有多少个"), else
+        None. The caller puts it through every later check too."""
+        naming = passages_naming(question, missing, hits, self.retriever.tokenizer)
+        if not naming:
+            return None
+        sub, context = self.context(question, naming)
+        try:
+            text = str(self.chat_model.invoke(_answer_messages(question, sub, context)).content)
+        except Exception as exc:  # a second try that fails leaves the refusal standing
+            log.warning("naming-passages turn failed (%s); keeping the refusal", exc)
+            return None
+        passages = [h.chunk.text for h in sub]
+        second = self._second_answer(text, question, sub, passages, self.settings.support_threshold)
+        if second is None:
+            return None
+        if self._cited_coverage(question, sub, second) < self.settings.naming_min_coverage:
+            return None
+        return sub, second
+
+    def _cited_coverage(self, question: str, packed: Sequence[Hit], check: Verification) -> float:
+        """How much of the question (rarity-weighted, `score_sentences`) the best of the
+        sentences an answer quotes holds, its heading counting at a discount."""
+        scored = score_sentences(
+            question,
+            [h.chunk.text for h in packed],
+            self.retriever.tokenizer,
+            titles=[h.chunk.title for h in packed],
+            headings=_headings(packed),
+        )
+        quoted = [
+            (n, c.quote_start, c.quote_end)
+            for n in check.cited
+            if 0 < n <= len(packed)
+            for c in [self._citation(n, packed[n - 1], check.text, len(packed))]
+        ]
+        return max(
+            (
+                s.coverage
+                for s in scored
+                for n, start, end in quoted
+                if s.n == n and s.start < end and s.end > start
+            ),
+            default=0.0,
+        )
+
     def _names(self, packed: Sequence[Hit]) -> set[str]:
         """The names of the reports (an answer of only these says nothing): every report in the
         index, since the model may name one whose sentences the focused context left out."""
@@ -913,33 +1022,24 @@ class AnswerChain:
                 used_backend = "extractive"
                 notice = notice or said
                 fallback = fallback or "figure_quote"
-        named = whole_name(check.text, [passages[n - 1] for n in check.cited], tokenizer)
-        if named != check.text:
-            check = dataclasses.replace(check, text=named, repaired=True)
-        citations = tuple(
-            self._citation(n, packed[n - 1], check.text, len(packed))
-            for n in check.cited
-            if 0 < n <= len(packed)
-        )
-        why = (
-            misfit(standalone, check.text, passages, [c.hit.chunk.text for c in citations])
-            if s.check_answer_fit
-            else ""
-        )
-        # Quotes too: a quoted sentence covers the question's words best, but it may still be
-        # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
-        if not why and s.check_cited_specifics:
-            missing = uncited_specifics(
-                standalone, citations_stating(check.text, standalone, citations), tokenizer
-            )
-            missing += unnamed_in_rows(standalone, citations, tokenizer)
-            why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
-        if not why and s.refuse_invented_figures and check.ungrounded_figures:
-            made_up = invented_figures(
-                check.ungrounded_figures, check.text, passages, headings, standalone
-            )
-            if made_up and answers_only_with(standalone, check.text, made_up):
-                why = f"回答中的“{'、'.join(made_up)}”在检索到的报告段落中找不到"
+        check, citations, why, missing = self._review(standalone, check, packed, passages)
+        # Places and names only: a yearly report's title names its year for every sentence,
+        # the cumulative ones too ("两轮百万亩造林工程共完成造林绿化219万亩" for 2024's).
+        if (
+            missing
+            and not any(m.isdigit() for m in missing)
+            and s.retry_naming_passages
+            and used_backend != "extractive"
+        ):
+            retried = self._naming_passages(standalone, hits, missing)
+            if retried is not None:
+                sub, second = retried
+                second, again, why_again, _ = self._review(
+                    standalone, second, sub, [h.chunk.text for h in sub]
+                )
+                if not why_again:
+                    check, citations, why = second, again, ""
+                    fallback = fallback or "naming_passages"
         if why:
             timings["total"] = (time.perf_counter() - started) * 1000
             notice = f"{notice}{'；' if notice else ''}回答未通过核对（{why}）。"

@@ -34,7 +34,8 @@ def chain(retriever) -> AnswerChain:
 
 class TestChainSettings:
     @pytest.mark.parametrize(
-        "kwargs", [{"context_chars": 10}, {"retrieve_k": 0}, {"min_coverage": 2.0}]
+        "kwargs",
+        [{"context_chars": 10}, {"retrieve_k": 0}, {"min_coverage": 2.0}, {"naming_min_coverage": 1.5}],
     )
     def test_invalid(self, kwargs):
         with pytest.raises(ValueError):
@@ -932,3 +933,116 @@ class TestYearsInDocumentNames:
             "2024"
         ]
         assert uncited_specifics("2023年北京新挂牌开放了多少家“类博物馆”？", [museums], tokenizer) == []
+
+
+class TestNamingPassages:
+    """An answer citing sentences about another place is asked again over the retrieved
+    passages that name the place; the new answer stays only if it passes every check."""
+
+    QUESTION = "通州完成了多少条背街小巷精细化改造？"
+
+    @pytest.fixture()
+    def bundled(self, bundled_index, embedder, tokenizer) -> HybridRetriever:
+        return HybridRetriever(index_store.load(bundled_index), embedder, tokenizer)
+
+    def _replies(self, bundled, second_sentence: str) -> tuple[str, str]:
+        """A first reply citing the city's 1730条 and a second citing `second_sentence`'s
+        passage by its number in the passages that name 通州."""
+        from assistant.chain import passages_naming
+
+        chain = AnswerChain(bundled, None, "local")
+        hits = bundled.run(self.QUESTION, top_k=chain.settings.retrieve_k)
+        packed, _ = chain.context(self.QUESTION, hits)
+        city = next(i for i, h in enumerate(packed, 1) if "背街小巷1730条" in h.chunk.text)
+        naming = passages_naming(self.QUESTION, ["通州"], hits, bundled.tokenizer)
+        sub, _ = chain.context(self.QUESTION, naming)
+        n = next(i for i, h in enumerate(sub, 1) if second_sentence in h.chunk.text)
+        return f"1730条[{city}]", n
+
+    def _model(self, *replies: str):
+        from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+        class Counting(FakeListChatModel):
+            calls: int = 0
+
+            def _call(self, messages, *args, **kwargs):
+                self.calls += 1
+                return super()._call(messages, *args, **kwargs)
+
+            def _stream(self, messages, *args, **kwargs):
+                self.calls += 1
+                yield from super()._stream(messages, *args, **kwargs)
+
+        return Counting(responses=list(replies))
+
+    def test_which_passages_name_a_place(self, bundled, tokenizer):
+        from assistant.chain import passages_naming
+
+        hits = bundled.run(self.QUESTION, top_k=6)
+        naming = passages_naming(self.QUESTION, ["通州"], hits, tokenizer)
+        # a passage names 通州 in its text or its report's title ("北京城市副中心（通州区）…")
+        assert naming and all(
+            "通州" in h.chunk.text or "通州" in h.chunk.title or "副中心" in h.chunk.text
+            for h in naming
+        )
+        assert any("背街小巷1730条" in h.chunk.text for h in hits)
+        assert not any("背街小巷1730条" in h.chunk.text for h in naming)
+        assert passages_naming(self.QUESTION, ["延庆"], hits, tokenizer) == []
+
+    def test_the_answer_over_the_passages_naming_the_place_replaces_the_refusal(self, bundled):
+        first, n = self._replies(bundled, "87条背街小巷")
+        model = self._model(first, f"87条[{n}]")
+        answer = AnswerChain(bundled, model, "local").ask(self.QUESTION)
+        assert not answer.refused and answer.grounded and answer.fallback == "naming_passages"
+        assert "87条" in answer.answer and "1730" not in answer.answer
+        (cited,) = answer.citations
+        assert "87条背街小巷" in cited.quote and "通州" in cited.hit.chunk.title
+        assert model.calls == 2
+
+    def test_a_second_answer_quoting_too_little_of_the_question_leaves_the_refusal(
+        self, bundled
+    ):
+        # the same second answer that replaces the refusal by default
+        first, n = self._replies(bundled, "87条背街小巷")
+        strict = ChainSettings(naming_min_coverage=1.0)
+        model = self._model(first, f"87条[{n}]")
+        answer = AnswerChain(bundled, model, "local", strict).ask(self.QUESTION)
+        assert answer.refused and "通州" in answer.notice and model.calls == 2
+
+    def test_a_second_answer_that_fails_a_check_leaves_the_refusal(self, bundled):
+        first, n = self._replies(bundled, "87条背街小巷")
+        model = self._model(first, f"88条[{n}]")  # a figure no passage states
+        answer = AnswerChain(bundled, model, "local").ask(self.QUESTION)
+        assert answer.refused and "通州" in answer.notice and model.calls == 2
+
+    def test_off(self, bundled):
+        first, n = self._replies(bundled, "87条背街小巷")
+        off = ChainSettings(retry_naming_passages=False)
+        model = self._model(first, f"87条[{n}]")
+        answer = AnswerChain(bundled, model, "local", off).ask(self.QUESTION)
+        assert answer.refused and "通州" in answer.notice and model.calls == 1
+
+
+def test_a_missing_year_is_not_asked_again(retriever):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    calls = []
+
+    class Counting(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):
+            calls.append(messages)
+            return super()._call(messages, *args, **kwargs)
+
+        def _stream(self, messages, *args, **kwargs):
+            calls.append(messages)
+            yield from super()._stream(messages, *args, **kwargs)
+
+    # The 2023 reader names its year in its title, but a yearly report's title names its year
+    # for every sentence, cumulative ones too: no second turn over the passages naming it.
+    question = "2023年全市新增城市绿地多少公顷？"
+    chain = AnswerChain(retriever, None, "local")
+    packed, _ = chain.context(question, retriever.run(question, top_k=chain.settings.retrieve_k))
+    green = next(i for i, h in enumerate(packed, 1) if "200公顷" in h.chunk.text)
+    model = Counting(responses=[f"全年新增城市绿地200公顷[{green}]。", "全年新增城市绿地150公顷[1]。"])
+    answer = AnswerChain(retriever, model, "local").ask(question)
+    assert answer.refused and "2023" in answer.notice and len(calls) == 1

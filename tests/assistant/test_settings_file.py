@@ -172,6 +172,9 @@ def test_the_chains_extra_model_turns_can_be_switched_off(tmp_path):
     assert off.rewrite_with_model  # not named: left as it was
     assert Settings.from_env({"PLANQA_REWRITE_WITH_MODEL": "no"}).chain.rewrite_with_model is False
     assert Settings.from_env({"PLANQA_LOOK_AGAIN": "YES"}).chain.look_again is True
+    assert Settings.from_env({}).chain.retry_naming_passages is True
+    retry = Settings.from_env({"PLANQA_RETRY_NAMING_PASSAGES": "false"}).chain
+    assert retry.retry_naming_passages is False
     with pytest.raises(PlanQAError, match="PLANQA_LOOK_AGAIN must be true or false"):
         Settings.from_env({"PLANQA_LOOK_AGAIN": "maybe"})
     config = tmp_path / "planqa.toml"
