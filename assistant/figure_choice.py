@@ -27,6 +27,11 @@ _YEAR = re.compile(r"(?:19|20)\d\d年?度?")
 _MAGNITUDE = re.compile(r"^(?:万|亿)+")
 # At most this many figures in an answer: more is a list, whose figures are each the answer.
 MAX_FIGURES = 3
+# A question asking for a running total ("一共引进了多少家"), and the words that mark one in a
+# clause ("引入市级优质教育资源5家、累计达到20家"): the total's clause answers it, however few of the
+# question's other words it repeats.
+_ASKS_TOTAL = re.compile(r"一共|总共|共计|累计|总计|合计|加起来")
+_STATES_TOTAL = re.compile(r"累计|合计|总计|共计")
 # How much more of the question (IDF weight) the other clause must hold. One word shared by
 # most passages (通州, idf ~0.7) is enough; an answer's own clause holding as much keeps it.
 MARGIN = 0.5
@@ -168,13 +173,15 @@ def _better_in_line(
     def words(i: int) -> str:
         """Clause i's words, with the clause before it in the same sentence unless that one
         states a figure of the same kind: "规划范围面积约155平方公里，到2035年……130万人以内" (the
-        first clause names what the second counts), but "…220千伏变电站4座、110千伏变电站17座"."""
+        first clause names what the second counts), but "…220千伏变电站4座、110千伏变电站17座".
+        A clause opening with a total ("、累计达到20家") counts what the one before it does."""
         start, end = clauses[i]
         if i:
             p_start, p_end = clauses[i - 1]
             before = passage[p_start:p_end]
-            if not _SENTENCE_END.search(passage[p_end:start]) and not any(
-                _kind(g) == kind for g in extract_figures(before)
+            if not _SENTENCE_END.search(passage[p_end:start]) and (
+                _STATES_TOTAL.match(passage[start:end].lstrip())
+                or not any(_kind(g) == kind for g in extract_figures(before))
             ):
                 return before + " " + passage[start:end]
         return passage[start:end]
@@ -199,6 +206,8 @@ def _better_in_line(
             if score > fit + MARGIN and (best is None or score > best[0]):
                 best = (score, other, i)
     if best is None:
+        best = _total_clause(question, passage, clauses, own, answered, kind, fit)
+    if best is None:
         return None
     return BetterClause(
         figure,
@@ -206,6 +215,40 @@ def _better_in_line(
         n,
         _sentence_at(passage, clauses[own[0]][0]),
         _sentence_at(passage, clauses[best[2]][0]),
+    )
+
+
+def _total_clause(
+    question: str,
+    passage: str,
+    clauses: Sequence[tuple[int, int]],
+    own: Sequence[int],
+    answered: set[int],
+    kind: str,
+    fit: float,
+) -> tuple[float, str, int] | None:
+    """For a question asking a total ("一共", "累计") answered from a clause that states none,
+    the clause right after it in the same sentence when that one states a total of the same kind
+    (`_STATES_TOTAL`): the running total of what the answer's clause counts ("引入市级优质教育资源
+    5家、累计达到20家"). A total elsewhere in the line is of something else."""
+    if not _ASKS_TOTAL.search(question) or any(
+        _STATES_TOTAL.search(passage[clauses[i][0] : clauses[i][1]]) for i in own
+    ):
+        return None
+    after = [
+        i + 1
+        for i in own
+        if i + 1 < len(clauses) and not _SENTENCE_END.search(passage[clauses[i][1] : clauses[i + 1][0]])
+    ]
+    return next(
+        (
+            (fit, other, i)
+            for i in after
+            if i not in answered and _STATES_TOTAL.search(passage[clauses[i][0] : clauses[i][1]])
+            for other in extract_figures(passage[clauses[i][0] : clauses[i][1]])
+            if _kind(other) == kind and not _YEAR.fullmatch(other) and not figure_in_text(other, question)
+        ),
+        None,
     )
 
 

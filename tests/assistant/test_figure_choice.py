@@ -27,6 +27,9 @@ LINE_22 = (
     "其中，通州段长约15.6公里，设车站6座。"
 )
 
+EDUCATION = "引入市级优质教育资源5家、累计达到20家，基础教育学位数较2020年增长55%。"
+MUSEUMS = "各类博物馆达到21家、全市第5。" + EDUCATION
+
 
 def _terms(question: str, tokenizer) -> dict[str, float]:
     # Every word weighs the same here, so each case turns on which words a clause holds.
@@ -53,6 +56,9 @@ def _terms(question: str, tokenizer) -> dict[str, float]:
             "155平方公里",
         ),
         ("地铁22号线在通州境内有多长？", LINE_22, ["81.8公里"], "15.6公里", "通州段"),
+        # a total asked ("一共") and the running total right after the answer's clause, though
+        # that clause repeats none of the question's words
+        ("通州一共引进了多少家市级优质教育资源？", EDUCATION, ["5家"], "20家", "累计达到20家"),
     ],
 )
 def test_a_figure_of_the_same_kind_in_a_clause_that_fits_better(
@@ -75,6 +81,10 @@ def test_a_figure_of_the_same_kind_in_a_clause_that_fits_better(
         ("22号线在通州境内设了几座车站？", LINE_22, ["6座"]),
         # other kinds: 4座 is no alternative to a length
         ("地铁22号线在通州境内有多长？", LINE_22, ["15.6公里"]),
+        # no total asked; the total given; a total of something else in the line
+        ("通州今年引进了多少家市级优质教育资源？", EDUCATION, ["5家"]),
+        ("通州一共引进了多少家市级优质教育资源？", EDUCATION, ["20家"]),
+        ("通州一共有多少家博物馆？", MUSEUMS, ["21家"]),
         # a list of figures is the answer as a whole
         (
             "断路村、断水村、断电村、通信中断村各抢通了多少个？",
