@@ -631,12 +631,15 @@ class AnswerChain:
 
     def _look_again(
         self, question: str, packed: Sequence[Hit], passages: list[str], context: str, reply: str
-    ) -> Verification | None:
+    ) -> tuple[Verification, bool] | None:
         """The model refused: one more turn asks it to read the passages again and quote.
 
         The conversation so far is the prompt llama.cpp has just read, so only the new turn is
         read (about a second here). Its answer is kept only when it passes `_second_answer`'s
-        checks. Otherwise (None) the refusal stands.
+        checks. Otherwise (None) the refusal stands. (answer, whether it is a quote): when the
+        model copies out a passage block with its `[n] 《report》` heading, it points at that
+        passage without answering; the passage's sentences that best cover the question are
+        quoted instead when they cover `look_again_quote_min_coverage` of it (`_quote`).
         """
         messages = [
             *_answer_messages(question, packed, context),
@@ -648,9 +651,21 @@ class AnswerChain:
         except Exception as exc:  # a second try that fails leaves the first answer standing
             log.warning("look-again turn failed (%s); keeping the refusal", exc)
             return None
-        return self._second_answer(
-            text, question, packed, passages, self.settings.support_threshold
-        )
+        threshold = self.settings.support_threshold
+        block = _BLOCK_HEADING.match(text)
+        n = int(re.search(r"\d+", block.group(0)).group(0)) if block else 0
+        if 0 < n <= len(packed) and self.settings.look_again_quote_min_coverage <= 1:
+            quoted = self._quote(
+                question, [packed[n - 1]], self.settings.look_again_quote_min_coverage
+            )
+            if quoted == REFUSAL:
+                return None
+            # the quote is of passage [n] alone: its citation [1] is [n] of the prompt
+            text = re.sub(r"\[1\]", f"[{n}]", quoted)
+            second = self._second_answer(text, question, packed, passages, threshold)
+            return None if second is None else (second, True)
+        second = self._second_answer(text, question, packed, passages, threshold)
+        return None if second is None else (second, False)
 
     def _answer_anyway(
         self, question: str, packed: Sequence[Hit], passages: list[str], context: str
@@ -969,7 +984,11 @@ class AnswerChain:
         if check.refused and used_backend != "extractive" and s.look_again:
             second = self._look_again(standalone, packed, passages, context, text)
             if second is not None:
-                check, fallback = second, fallback or "look_again"
+                check, quoted = second
+                fallback = fallback or ("look_again_quote" if quoted else "look_again")
+                if quoted:
+                    used_backend = "extractive"
+                    notice = notice or "模型未能作答，只指出了一段报告；以下为该段中与问题最相符的原文。"
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
             rescued = self._quote(standalone, packed, s.rescue_min_coverage)

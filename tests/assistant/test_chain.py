@@ -644,12 +644,34 @@ class TestLookAgain:
             "[1]",  # markers only
             "报告中未找到相关内容。",  # refuses again
             "北京中轴线正式列入《世界遗产名录》[2]。",  # no figure for a 多少 question
-            "[1] 《人口与文化年报（2023年度）》 2023年末全市常住人口2185.8万人[1]。",  # a block copied
         ],
     )
     def test_a_second_answer_that_fails_a_check_leaves_the_refusal(self, retriever, second):
         chain = self._chain(retriever, "报告中未找到相关内容。", second)
         answer = chain.ask("2023年末全市常住人口是多少？")
+        assert answer.refused and answer.answer == REFUSAL and not answer.citations
+
+    def test_a_passage_block_copied_out_is_answered_with_its_best_sentence(self, retriever):
+        question = "2023年末全市常住人口是多少？"
+        chain = AnswerChain(retriever, None, "local")
+        packed, _ = chain.context(question, retriever.run(question, top_k=chain.settings.retrieve_k))
+        n = next(i for i, h in enumerate(packed, 1) if "2185.8万人" in h.chunk.text)
+        block = f"[{n}] 《人口与文化年报（2023年度）》\n2023年末全市常住人口2185.8万人，较上年末增加1.5万人。"
+        answer = self._chain(retriever, "报告中未找到相关内容。", block).ask(question)
+        assert not answer.refused and answer.fallback == "look_again_quote"
+        assert answer.backend == "extractive" and "只指出了一段报告" in answer.notice
+        assert answer.answer.startswith("据报告：“2023年末全市常住人口2185.8万人")
+        (cited,) = answer.citations
+        assert cited.n == n and "2185.8万人" in cited.quote and "常住人口" in cited.hit.chunk.text
+
+    def test_a_block_whose_passage_does_not_cover_the_question_leaves_the_refusal(self, retriever):
+        question = "2023年末全市常住人口是多少？"
+        chain = AnswerChain(retriever, None, "local")
+        packed, _ = chain.context(question, retriever.run(question, top_k=chain.settings.retrieve_k))
+        # the context also holds the forest passage, which says nothing of population
+        other = next(i for i, h in enumerate(packed, 1) if "常住人口" not in h.chunk.text)
+        block = f"[{other}] 《交通与生态年报（2024年度）》\n全市森林覆盖率达到44.9%。"
+        answer = self._chain(retriever, "报告中未找到相关内容。", block).ask(question)
         assert answer.refused and answer.answer == REFUSAL and not answer.citations
 
     def test_the_second_turn_sees_the_first_exchange(self, retriever):
