@@ -877,8 +877,9 @@ class AnswerChain:
     def _naming_passages(
         self, question: str, hits: Sequence[Hit], missing: Sequence[str]
     ) -> tuple[list[Hit], Verification] | None:
-        """The answer cites sentences about another place or year than the question's
-        (`uncited_specifics`): the small model took "全市1730条背街小巷" for 通州's, though a
+        """The answer cites sentences about another place than the question's, or another
+        organization (`uncited_specifics`, `unnamed_in_rows`; years are left to the caller's
+        refusal): the small model took "全市1730条背街小巷" for 通州's, though a
         passage on 通州 was retrieved too. The question is asked again over the retrieved
         passages that name what was missing, alone; (those passages, the new answer) when the
         answer passes the look-again turn's checks (`_second_answer`) and the sentences it
