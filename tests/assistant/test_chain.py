@@ -186,6 +186,24 @@ def _scripted(reply: str):
     return FakeListChatModel(responses=[reply])
 
 
+def _counting(*replies: str):
+    """A scripted model that counts the turns it is asked (`.calls`), streamed or not."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    class Counting(FakeListChatModel):
+        calls: int = 0
+
+        def _call(self, messages, *args, **kwargs):
+            self.calls += 1
+            return super()._call(messages, *args, **kwargs)
+
+        def _stream(self, messages, *args, **kwargs):
+            self.calls += 1
+            yield from super()._stream(messages, *args, **kwargs)
+
+    return Counting(responses=list(replies))
+
+
 def test_model_refusal_is_rescued_by_a_well_covered_quote(retriever):
     chain = AnswerChain(retriever, _scripted("报告中未找到相关内容。"), "local",
                         ChainSettings(rescue_min_coverage=0.75))
@@ -982,20 +1000,7 @@ class TestNamingPassages:
         return f"1730条[{city}]", n
 
     def _model(self, *replies: str):
-        from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-        class Counting(FakeListChatModel):
-            calls: int = 0
-
-            def _call(self, messages, *args, **kwargs):
-                self.calls += 1
-                return super()._call(messages, *args, **kwargs)
-
-            def _stream(self, messages, *args, **kwargs):
-                self.calls += 1
-                yield from super()._stream(messages, *args, **kwargs)
-
-        return Counting(responses=list(replies))
+        return _counting(*replies)
 
     def test_which_passages_name_a_place(self, bundled, tokenizer):
         from assistant.chain import passages_naming
@@ -1046,25 +1051,12 @@ class TestNamingPassages:
 
 
 def test_a_missing_year_is_not_asked_again(retriever):
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    calls = []
-
-    class Counting(FakeListChatModel):
-        def _call(self, messages, *args, **kwargs):
-            calls.append(messages)
-            return super()._call(messages, *args, **kwargs)
-
-        def _stream(self, messages, *args, **kwargs):
-            calls.append(messages)
-            yield from super()._stream(messages, *args, **kwargs)
-
     # The 2023 reader names its year in its title, but a yearly report's title names its year
     # for every sentence, cumulative ones too: no second turn over the passages naming it.
     question = "2023年全市新增城市绿地多少公顷？"
     chain = AnswerChain(retriever, None, "local")
     packed, _ = chain.context(question, retriever.run(question, top_k=chain.settings.retrieve_k))
     green = next(i for i, h in enumerate(packed, 1) if "200公顷" in h.chunk.text)
-    model = Counting(responses=[f"全年新增城市绿地200公顷[{green}]。", "全年新增城市绿地150公顷[1]。"])
+    model = _counting(f"全年新增城市绿地200公顷[{green}]。", "全年新增城市绿地150公顷[1]。")
     answer = AnswerChain(retriever, model, "local").ask(question)
-    assert answer.refused and "2023" in answer.notice and len(calls) == 1
+    assert answer.refused and "2023" in answer.notice and model.calls == 1
