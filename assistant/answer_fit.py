@@ -66,7 +66,9 @@ _WHEN = re.compile(
     r"[春夏秋冬]季|年底|年初|年末|年中"
 )
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
-_MONEY_WORDS = re.compile(r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额|房价|价格|造价|费用")
+_MONEY_WORDS = re.compile(
+    r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额|房价|价格|造价|费用"
+)
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
 # A number of people asked ("常住人口有多少", "多少人"), unless a share, change or density of it.
 _PEOPLE_WORDS = re.compile(r"人口|人数|多少人(?!次)")
@@ -82,7 +84,9 @@ _ASKS_TARGET = re.compile(r"目标|规划|计划|预期|预计|力争|将|要|�
 _TARGET_ROW = re.compile(r"预期性|约束性")
 _TARGET_BEFORE = re.compile(r"到\s*20(?:2[5-9]|[3-9]\d)年|十[五六]五[”\"]?(?:时期)?末|力争")
 # A question asking for a change: "增加了多少", "比2020年多了百分之几", "增速", "新建了几座".
-_ASKS_CHANGE = re.compile(r"增|减|降|提高|提升|升|新|多了|少了|变|比|较|扩大|缩小|缩短|涨|跌|翻|下滑")
+_ASKS_CHANGE = re.compile(
+    r"增|减|降|提高|提升|升|新|多了|少了|变|比|较|扩大|缩小|缩短|涨|跌|翻|下滑"
+)
 # A figure written as a change, right after its verb: "较2020年增加10.89公里", "提升25%".
 _CHANGE_BEFORE = re.compile(
     r"(?:增加|增长|提高|提升|下降|减少|降低|新增|扩大|缩小|缩短|增|减|降)了?(?:约|近|超过|超)?$"
@@ -116,7 +120,11 @@ def asked_kind(question: str) -> str:
         return _unit_kind(named.group(1))
     if _MONEY_WORDS.search(question) and not _RATIO_WORDS.search(question):
         return "money"
-    if _PEOPLE_WORDS.search(question) and not _RATIO_WORDS.search(question) and "密度" not in question:
+    if (
+        _PEOPLE_WORDS.search(question)
+        and not _RATIO_WORDS.search(question)
+        and "密度" not in question
+    ):
         return "people"
     if _RATIO_WORDS.search(question) or re.search(r"密度|人均", question):
         return ""
@@ -147,9 +155,7 @@ def answers_only_with(question: str, answer: str, figures: Sequence[str]) -> boo
     return bool(asked) and all(f in figures for f in asked)
 
 
-def misfit(
-    question: str, answer: str, passages: Sequence[str], cited: Sequence[str] = ()
-) -> str:
+def misfit(question: str, answer: str, passages: Sequence[str], cited: Sequence[str] = ()) -> str:
     """Why `answer` does not answer `question` from `passages`, in words for the user; "" if it does.
 
     `cited`: the passages the answer cites. When there are any, at least one of the answer's
@@ -243,6 +249,11 @@ def quantities_asked(question: str) -> int:
 def asks_quantity(question: str) -> bool:
     """Does the question ask how many or how much ("多少", "多大", "几座")?"""
     return bool(_ASKS_QUANTITY.search(question))
+
+
+def chinese_quantities(text: str) -> list[str]:
+    """The counts `text` writes in Chinese numerals ("七个维度三个层级" -> 七个, 三个)."""
+    return _CHINESE_QUANTITY.findall(text)
 
 
 def states_when(text: str) -> bool:

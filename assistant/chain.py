@@ -13,7 +13,13 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.answer_fit import answers_only_with, misfit, quantities_asked
+from assistant.answer_fit import (
+    answers_only_with,
+    asks_quantity,
+    chinese_quantities,
+    misfit,
+    quantities_asked,
+)
 from assistant.backend_extractive import (
     COMPARES,
     QUESTION_YEAR,
@@ -36,6 +42,7 @@ from assistant.grounding import (
     verify_answer,
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
+from assistant.parts import Part, question_parts
 from assistant.settings import ChainSettings
 from corpus.cleaning import CJK, normalize_for_match
 from corpus.errors import BadQueryError
@@ -948,9 +955,27 @@ class AnswerChain:
         if not isinstance(question, str) or not question.strip():
             raise BadQueryError('The question is empty. Example: planqa ask "北京常住人口是多少？"')
         question = question.strip()[:MAX_QUESTION_CHARS]
-        s = self.settings
         started = time.perf_counter()
         standalone = self.rewrite(question, history)
+        parts = (
+            question_parts(standalone)
+            if self.settings.answer_parts and self.chat_model is not self.extractive
+            else []
+        )
+        if parts:
+            return self._ask_in_parts(question, standalone, parts, started, on_token, qid)
+        return self._answer(question, standalone, started, on_token, qid)
+
+    def _answer(
+        self,
+        question: str,
+        standalone: str,
+        started: float,
+        on_token: TokenCallback | None = None,
+        qid: str | None = None,
+    ) -> Answer:
+        """`ask` for one standalone question: retrieve, generate, check."""
+        s = self.settings
         hits = self.retriever.run(standalone, top_k=s.retrieve_k)
         retrieved_at = time.perf_counter()
         timings = {"retrieve": (retrieved_at - started) * 1000}
@@ -989,7 +1014,9 @@ class AnswerChain:
                 fallback = fallback or ("look_again_quote" if quoted else "look_again")
                 if quoted:
                     used_backend = "extractive"
-                    notice = notice or "模型未能作答，只指出了一段报告；以下为该段中与问题最相符的原文。"
+                    notice = (
+                        notice or "模型未能作答，只指出了一段报告；以下为该段中与问题最相符的原文。"
+                    )
         timings["generate"] = (time.perf_counter() - retrieved_at) * 1000
         if check.refused and used_backend != "extractive" and s.rescue_min_coverage <= 1:
             rescued = self._quote(standalone, packed, s.rescue_min_coverage)
@@ -1083,6 +1110,43 @@ class AnswerChain:
             timings_ms=timings,
         )
 
+    def _ask_in_parts(
+        self,
+        question: str,
+        standalone: str,
+        parts: Sequence[Part],
+        started: float,
+        on_token: TokenCallback | None,
+        qid: str | None,
+    ) -> Answer:
+        """A question asking several things (`assistant.parts`): answered whole first. When
+        that answer is in doubt (`_in_doubt`), it is answered part by part too, a part that
+        leans on the one before it rewritten as a follow-up of it; the parts' answers,
+        numbered, replace the whole one when every part is answered and they state a figure
+        the whole answer lacks, or the whole question was refused."""
+        # The whole answer streams as the draft; the parts' answers, if they replace it, come
+        # at the end like any checked answer that replaces the draft.
+        whole = self._answer(question, standalone, started, on_token, qid)
+        chosen = whole
+        if _in_doubt(whole, parts, standalone):
+            answers: list[Answer] = []
+            before: list[Turn] = []
+            for part in parts:
+                text = self.rewrite(part.text, before) if part.follows else part.text
+                answer = self._answer(part.text, text, time.perf_counter())
+                if answer.refused:
+                    break
+                answers.append(answer)
+                before = [Turn(question=part.text, answer=answer.answer, standalone_question=text)]
+            if len(answers) == len(parts) and (
+                whole.refused or _new_figures(answers, whole, standalone)
+            ):
+                chosen = _joined(answers, whole)
+        timings = dict(chosen.timings_ms)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        timings["generate"] = timings["total"] - timings.get("retrieve", 0.0)
+        return dataclasses.replace(chosen, timings_ms=timings)
+
     def _quote(self, question: str, packed: Sequence[Hit], min_coverage: float) -> str:
         """The extractive answer over already-packed passages (rescue and empty-output paths)."""
         return extractive_answer(
@@ -1132,6 +1196,73 @@ class AnswerChain:
             fallback=fallback,
             timings_ms=timings,
         )
+
+
+_QUOTED = re.compile(r"“[^”]*”")
+
+
+def _in_doubt(whole: Answer, parts: Sequence[Part], question: str) -> bool:
+    """Is the whole answer to a question of several parts in doubt: refused; stating fewer
+    figures than the parts ask for ("全市有62个，通州建成了62个": one side's figure for both,
+    or one side only); or the model's figure replaced by report quotes because another clause
+    fits the question better (`_requote_figures`)?"""
+    if whole.refused or whole.fallback == "figure_quote":
+        return True
+    asked = sum(asks_quantity(p.text) for p in parts)
+    # The answer's own words: a report sentence quoted after it (`_other_half`,
+    # `_rest_of_sentence`) states figures of every kind, asked or not.
+    own = _QUOTED.sub("", strip_markers(whole.answer))
+    stated = {*_stated_figures(own, question), *chinese_quantities(own)}
+    return len(stated) < asked
+
+
+def _new_figures(parts: Sequence[Answer], whole: Answer, question: str) -> list[str]:
+    """The figures the parts' answers state that the whole answer does not."""
+    stated = set(_stated_figures(strip_markers(whole.answer), question))
+    return [
+        f
+        for a in parts
+        for f in _stated_figures(strip_markers(a.answer), question)
+        if f not in stated
+    ]
+
+
+def _renumbered(text: str, numbers: Mapping[int, int]) -> str:
+    """`text` with each citation marker `[n]` made `[numbers[n]]` (dropped when n has none)."""
+    return re.sub(
+        r"\[(\d+)\]",
+        lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else "",
+        text,
+    )
+
+
+def _joined(parts: Sequence[Answer], whole: Answer) -> Answer:
+    """The parts' answers as one: "（1）…" per part, their citations numbered on in order, the
+    parts named in the notice."""
+    lines, citations, notices = [], [], []
+    retrieved: dict[str, Hit] = {}
+    for i, a in enumerate(parts, start=1):
+        numbers = {c.n: len(citations) + k for k, c in enumerate(a.citations, start=1)}
+        lines.append(f"（{i}）{_renumbered(a.answer, numbers)}")
+        citations += [dataclasses.replace(c, n=numbers[c.n]) for c in a.citations]
+        if a.notice:
+            notices.append(f"（{i}）{a.notice}")
+        for h in a.retrieved:
+            retrieved.setdefault(h.chunk.chunk_id, h)
+    named = "".join(f"（{i}）{a.standalone_question}" for i, a in enumerate(parts, start=1))
+    backends = {a.backend for a in parts}
+    return dataclasses.replace(
+        whole,
+        answer="\n".join(lines),
+        refused=False,
+        grounded=all(a.grounded for a in parts),
+        citations=tuple(citations),
+        retrieved=tuple(retrieved.values()),
+        ungrounded_figures=tuple(dict.fromkeys(f for a in parts for f in a.ungrounded_figures)),
+        backend=backends.pop() if len(backends) == 1 else whole.backend,
+        notice="；".join([f"问题分{len(parts)}问作答：{named}", *notices]),
+        fallback=next((a.fallback for a in parts if a.fallback), ""),
+    )
 
 
 # A context block's heading at the start of an answer: `[2] 《京津冀协同发展》 …`.

@@ -135,6 +135,10 @@ class ChainSettings:
     # follow-up set), replayed on stored local answers: 8 wrong answers right, no right one lost.
     quote_ambiguous_figures: bool = True
     rewrite_with_model: bool = True
+    # A question asking several things ("2023年和2024年各是多少", "有多少个？通州建成了多少个？")
+    # is also answered part by part (`assistant.parts`, `AnswerChain._ask_in_parts`); the parts'
+    # answers replace the whole one when they state a figure it lacks.
+    answer_parts: bool = True
 
     def __post_init__(self) -> None:
         if self.context_chars < 200:
@@ -372,6 +376,7 @@ _CHAIN_SWITCHES = (
     "complete_comparisons",
     "complete_parts",
     "retry_naming_passages",
+    "answer_parts",
 )
 CONFIG_KEYS: dict[str, tuple[type, ...]] = {
     "backend": _STR,
