@@ -136,7 +136,7 @@ class TestAskInParts:
         )
         assert len(seen) == 3 and answer.refused and not answer.citations
 
-    def test_off_the_question_is_answered_whole(self, retriever):
+    def test_with_answer_parts_off_the_question_is_answered_whole(self, retriever):
         answer, seen = self._ask(
             retriever, "报告中未找到相关内容。", "30微克/立方米[1]", "200公顷[1]",
             answer_parts=False, **self.NO_RESCUE,
