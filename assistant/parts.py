@@ -10,9 +10,10 @@ its own context and its own checks.
   one part per clause, a clause without a question word going with the next; the later clauses
   lean on the first for their subject, so the caller rewrites them as follow-ups;
 - two years asked for each ("2023年和2024年各是多少", "2023年度和2024年度体检读本里…分别是多少"):
-  one part per year, each standing alone.
-One clause asking for two figures ("从多少提到多少", "解决率和满意率分别是多少") is not split: one
-sentence of a report usually states both.
+  one part per year, each standing alone;
+- two sides asked for each in one clause ("全市和城六区的禁限比例分别是多少", "2024年度体检读本和
+  京津冀协同发展词条分别说有多少所"): one part per side, each standing alone.
+One clause asking for two figures with nothing to split them by ("从多少提到多少") is not split.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def question_parts(question: str) -> list[Part]:
     clauses = _asking_clauses(question)
     if len(clauses) >= 2:
         return [Part(_as_question(c), follows=i > 0) for i, c in enumerate(clauses)]
-    return [Part(text) for text in _each_year(question)]
+    return [Part(text) for text in _each_year(question) or _each_side(question)]
 
 
 def _asking_clauses(question: str) -> list[str]:
@@ -87,3 +88,30 @@ def _each_year(question: str) -> list[str]:
         f"{head}{year}{unit}{rest}"
         for year, unit in ((first, first_unit or second_unit), (second, second_unit))
     ]
+
+
+# "A和B…分别/各": the two sides, named in the clause that asks for each.
+_AND = re.compile(r"[和与及]")
+# Where the name before "和" starts: after the last of these ("…热线的解决率和满意率").
+_NAME_START = re.compile(r".*[的，,：:里中在]")
+
+
+def _each_side(question: str) -> list[str]:
+    """One question per side of "A和B（的…）分别/各…" in one clause ("全市和城六区的禁限比例分别是
+    多少" -> 全市的…, 城六区的…), without "各"/"分别"; [] when no clause asks that."""
+    start = 0
+    for clause in _CLAUSE_END.split(question):
+        each = _EACH.search(clause)
+        ands = list(_AND.finditer(clause, 0, each.start())) if each else []
+        if ands:
+            left, right = clause[: ands[-1].start()], clause[ands[-1].end() : each.start()]
+            head = _NAME_START.match(left)
+            a = left[head.end() :] if head else left
+            b = right.split("的", 1)[0]
+            if all(2 <= len(side) <= 12 and not side.isdigit() for side in (a, b)):
+                before = question[: start + len(left) - len(a)]
+                after = right[len(b) :] + _EACH.sub("", clause[each.start() :], count=1)
+                rest = question[start + len(clause) :]
+                return [f"{before}{side}{after}{rest}" for side in (a, b)]
+        start += len(clause)
+    return []

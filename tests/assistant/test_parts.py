@@ -54,11 +54,39 @@ class TestQuestionParts:
         assert question_parts(question) == [Part(p) for p in parts]
 
     @pytest.mark.parametrize(
+        ("question", "parts"),
+        [
+            (
+                "北京出台新增产业禁止和限制目录以后，全市和城六区的禁限比例分别是多少？",
+                [
+                    "北京出台新增产业禁止和限制目录以后，全市的禁限比例是多少？",
+                    "北京出台新增产业禁止和限制目录以后，城六区的禁限比例是多少？",
+                ],
+            ),
+            (
+                "2024年12345热线的解决率和满意率各是多少？",
+                ["2024年12345热线的解决率是多少？", "2024年12345热线的满意率是多少？"],
+            ),
+            (
+                "学校数量，2024年度体检读本和京津冀协同发展词条分别说有多少所？",
+                ["学校数量，2024年度体检读本说有多少所？", "学校数量，京津冀协同发展词条说有多少所？"],
+            ),
+        ],
+    )
+    def test_two_sides_asked_for_each_in_one_clause_are_two_standalone_parts(
+        self, question, parts
+    ):
+        assert question_parts(question) == [Part(p) for p in parts]
+
+    @pytest.mark.parametrize(
         "question",
         [
             "2024年北京常住人口是多少？",
             "十四五这几年，通州的供电可靠率是从多少提到多少的？",  # one clause, two figures
+            # "和" and "分别" in different clauses: what is compared is not a name before "和"
             "12345热线的解决率和满意率，2024年跟上一年比，分别是从多少提高到多少？",
+            "文旅区新建的中学和小学，总建筑规模分别是多少？",
+            "跟2013年比，2023年北京、天津、河北三地的PM2.5浓度各降了多少？",  # no "和"
             "京津冀这几个港口分工里，哪个港口定位成煤炭装船港？",  # 这几个 asks nothing
             "2023年和2024年北京常住人口变化大吗？",  # two years, not asked for each
         ],
