@@ -19,9 +19,6 @@ from assistant.backend_local import BackendUnavailable, LlamaCppChatModel, check
 from assistant.backend_openai import make_openai_chat_model
 from assistant.chain import AnswerChain, answer_prompt_prefix
 from assistant.settings import ChainSettings
-from corpus.chunking import ChunkerSettings
-from retriever import index as index_store
-from retriever.hybrid import HybridRetriever
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("llama_cpp")
@@ -45,12 +42,6 @@ def local_model(model_path) -> LlamaCppChatModel:
     )
     model.load()
     return model
-
-
-@pytest.fixture()
-def retriever(tiny_corpus, tmp_path, embedder, tokenizer) -> HybridRetriever:
-    index_store.build(tiny_corpus, tmp_path / "idx", embedder, tokenizer, ChunkerSettings())
-    return HybridRetriever(index_store.load(tmp_path / "idx"), embedder, tokenizer)
 
 
 def test_local_model_streams_chinese_text(local_model):

@@ -15,16 +15,10 @@ from assistant.chain import (
 )
 from assistant.models import REFUSAL, Turn
 from assistant.settings import ChainSettings
-from corpus.chunking import ChunkerSettings
 from corpus.errors import BadQueryError
 from retriever import index as index_store
 from retriever.hybrid import HybridRetriever
-
-
-@pytest.fixture()
-def retriever(tiny_corpus, tmp_path, embedder, tokenizer) -> HybridRetriever:
-    index_store.build(tiny_corpus, tmp_path / "idx", embedder, tokenizer, ChunkerSettings())
-    return HybridRetriever(index_store.load(tmp_path / "idx"), embedder, tokenizer)
+from tests.assistant.fakes import recording
 
 
 @pytest.fixture()
@@ -793,20 +787,7 @@ class TestOtherHalf:
     QUESTION = "两份年报的全年新增城市绿地分别是多少公顷？"
 
     def _ask(self, retriever, *replies: str, **settings):
-        from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-        seen: list[str] = []
-
-        class Recording(FakeListChatModel):
-            def _call(self, messages, *args, **kwargs):
-                seen.append(messages[-1].content)
-                return super()._call(messages, *args, **kwargs)
-
-            def _stream(self, messages, *args, **kwargs):
-                seen.append(messages[-1].content)
-                yield from super()._stream(messages, *args, **kwargs)
-
-        model = Recording(responses=list(replies))
+        model, seen = recording(*replies)
         chain = AnswerChain(retriever, model, "local", ChainSettings(**settings))
         return chain.ask(self.QUESTION), seen
 

@@ -8,9 +8,7 @@ from assistant.chain import AnswerChain, _in_doubt
 from assistant.models import REFUSAL, Answer
 from assistant.parts import Part, question_parts
 from assistant.settings import ChainSettings
-from corpus.chunking import ChunkerSettings
-from retriever import index as index_store
-from retriever.hybrid import HybridRetriever
+from tests.assistant.fakes import recording
 
 
 class TestQuestionParts:
@@ -95,30 +93,11 @@ class TestQuestionParts:
         assert question_parts(question) == []
 
 
-@pytest.fixture()
-def retriever(tiny_corpus, tmp_path, embedder, tokenizer) -> HybridRetriever:
-    index_store.build(tiny_corpus, tmp_path / "idx", embedder, tokenizer, ChunkerSettings())
-    return HybridRetriever(index_store.load(tmp_path / "idx"), embedder, tokenizer)
-
-
 class TestAskInParts:
     QUESTION = "交通年报里细颗粒物年均浓度是多少？交通年报里全年新增城市绿地多少公顷？"
 
     def _ask(self, retriever, *replies: str, **settings):
-        from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-        seen: list[str] = []
-
-        class Recording(FakeListChatModel):
-            def _call(self, messages, *args, **kwargs):
-                seen.append(messages[-1].content)
-                return super()._call(messages, *args, **kwargs)
-
-            def _stream(self, messages, *args, **kwargs):
-                seen.append(messages[-1].content)
-                yield from super()._stream(messages, *args, **kwargs)
-
-        model = Recording(responses=list(replies))
+        model, seen = recording(*replies)
         chain = AnswerChain(
             retriever, model, "local", ChainSettings(rewrite_with_model=False, **settings)
         )
