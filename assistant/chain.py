@@ -43,6 +43,7 @@ from assistant.grounding import (
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.parts import Part, question_parts
+from assistant.periods import SectionPeriods, other_period
 from assistant.settings import ChainSettings
 from corpus.cleaning import CJK, normalize_for_match
 from corpus.errors import BadQueryError
@@ -290,15 +291,20 @@ def uncited_specifics(
     specifics = question_specifics(question, tokenizer)
     if not specifics or not citations:
         return []
-    windows = []
-    for c in citations:
-        text = c.hit.chunk.text
-        spans = split_sentences(text) or [(0, len(text))]
-        inside = [i for i, (a, b) in enumerate(spans) if a < c.quote_end and b > c.quote_start]
-        first, last = (min(inside), max(inside)) if inside else (0, len(spans) - 1)
-        start, end = spans[max(0, first - 1)][0], spans[min(len(spans) - 1, last + 1)][1]
-        windows.append(_with_heading(c.hit.chunk, text[start:end]))
+    windows = [_with_heading(c.hit.chunk, quote_window(c)) for c in citations]
     return _unmentioned(specifics, " ".join(windows), question, tokenizer)
+
+
+def quote_window(citation: Citation) -> str:
+    """The sentences of a citation's passage its quote spans, with the sentence before and
+    after (the whole passage when the quote is not found)."""
+    text = citation.hit.chunk.text
+    spans = split_sentences(text) or [(0, len(text))]
+    inside = [
+        i for i, (a, b) in enumerate(spans) if a < citation.quote_end and b > citation.quote_start
+    ]
+    first, last = (min(inside), max(inside)) if inside else (0, len(spans) - 1)
+    return text[spans[max(0, first - 1)][0] : spans[min(len(spans) - 1, last + 1)][1]]
 
 
 def _unmentioned(
@@ -547,6 +553,16 @@ class AnswerChain:
         self.prompt_labels = {e.doc_id: e.prompt_label for e in retriever.index.catalog}
         # An answer of only these says nothing: the names of the reports, as the prompt gives them.
         self.report_names = {n for e in retriever.index.catalog for n in (e.label, e.prompt_label)}
+        self._periods: tuple[object, SectionPeriods] | None = None
+
+    @property
+    def periods(self) -> SectionPeriods:
+        """The period each section of the indexed reports opens with (`assistant.periods`),
+        read again when the retriever's index is replaced (a report added or removed)."""
+        index = self.retriever.index
+        if self._periods is None or self._periods[0] is not index:
+            self._periods = (index, SectionPeriods(index.chunks))
+        return self._periods[1]
 
     def as_runnable(self) -> Runnable:
         """The chain as a LangChain runnable: {"question", "history"?} -> Answer."""
@@ -873,6 +889,16 @@ class AnswerChain:
             )
             missing += unnamed_in_rows(question, citations, tokenizer)
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
+        if not why and s.check_cited_specifics:
+            stating = citations_stating(check.text, question, citations)
+            asked, told = other_period(
+                question, [(c.hit.chunk, quote_window(c)) for c in stating], self.periods
+            )
+            if asked:
+                why = (
+                    f"所引的报告原文讲的是“{'、'.join(sorted(told))}”时期，"
+                    f"问题问的是“{'、'.join(sorted(asked))}”时期"
+                )
         if not why and s.refuse_invented_figures and check.ungrounded_figures:
             made_up = invented_figures(
                 check.ungrounded_figures, check.text, passages, _headings(packed), question
