@@ -270,11 +270,23 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
     own place names (`tokenizer.listed_places`: 雄安新区, 通武廊) only outside a comparison:
     "雄安新区和城市副中心的规划范围分别有多大" is answered from two passages."""
     compares = bool(_COMPARISON.search(question))
-    return _single_year(question) + [
-        p
-        for p in tokenizer.place_names(question)
-        if (not compares if p in tokenizer.listed_places else not p.startswith(_GENERAL_PLACES))
-    ]
+    return (
+        _single_year(question)
+        + [
+            p
+            for p in tokenizer.place_names(question)
+            if (not compares if p in tokenizer.listed_places else not p.startswith(_GENERAL_PLACES))
+        ]
+        + [a for a in _AREAS if a in question and not compares]
+    )
+
+
+# Areas whose parts a passage describes without naming the area again ("“多组团”依托水网、绿网、
+# 路网，形成12个民生共享组团" in the passage on 城市副中心's structure), with their other names: a
+# question naming one needs it in a cited passage (its text, report title or section), not in
+# the sentences around the quote. "副中心的森林覆盖率" answered with 全市's 44.95%, "首都都市圈现在的
+# 常住人口" with Beijing's: passages on the city alone.
+_AREAS = {"副中心": ("城市副中心", "通州"), "首都都市圈": ()}
 
 
 _DOCUMENT_NAME = re.compile(r"《[^《》]*》")
@@ -291,8 +303,13 @@ def uncited_specifics(
     specifics = question_specifics(question, tokenizer)
     if not specifics or not citations:
         return []
-    windows = [_with_heading(c.hit.chunk, quote_window(c)) for c in citations]
-    return _unmentioned(specifics, " ".join(windows), question, tokenizer)
+    windows = " ".join(_with_heading(c.hit.chunk, quote_window(c)) for c in citations)
+    passages = " ".join(_with_heading(c.hit.chunk, c.hit.chunk.text) for c in citations)
+    return [
+        s
+        for s in specifics
+        if _unmentioned([s], passages if s in _AREAS else windows, question, tokenizer)
+    ]
 
 
 def quote_window(citation: Citation) -> str:
@@ -324,6 +341,7 @@ def _unmentioned(
             continue
         bare = s.rstrip("".join(_ADMIN_SUFFIXES))
         names = (s, bare, *_PLACE_ALIASES.get(bare, ()), *tokenizer.listed_places.get(s, ()))
+        names += _AREAS.get(s, ())
         names += tuple(r for r in regions if bare.startswith(_REGIONS[r]))
         if not any(n and normalize_for_match(n) in seen for n in names):
             missing.append(s)

@@ -73,7 +73,9 @@ class ChainSettings:
     # (`assistant.chain.uncited_specifics`; only the citations stating the answer's figure count
     # when one does, `citations_stating`): a real figure about another year or place; or whose
     # cited table rows never name an organization it asks about (`unnamed_in_rows`): another
-    # project's row.
+    # project's row. An area (城市副中心, 首都都市圈) must be named by a cited passage, anywhere in
+    # it (`assistant.chain._AREAS`). Also refused: an answer whose cited sentences report on another
+    # five-year plan period than the question asks about (`assistant.periods.other_period`).
     check_cited_specifics: bool = True
     # Refuse an answer whose figures for what is asked (of the asked kind, or all) are written in
     # no passage the model read, nor in the question, nor worked out from the answer's other

@@ -581,6 +581,40 @@ class TestCitedSpecifics:
             "天津"
         ]
 
+    def test_an_area_is_looked_for_in_the_whole_cited_passage(self, tokenizer):
+        from assistant.chain import question_specifics, uncited_specifics
+        from assistant.models import Citation
+        from corpus.models import Chunk
+        from retriever.models import Hit
+
+        def cited(title: str, text: str, quote: str) -> list[Citation]:
+            chunk = Chunk("d:0001:x", "d", title, (), text, 0, len(text), 1, 1, 1)
+            start = text.index(quote)
+            return [Citation(1, Hit(chunk, 1.0, 1), quote, start, start + len(quote))]
+
+        # The passage on the sub-centre's structure names it three sentences before the figure.
+        structure = cited(
+            "空间协同规划",
+            "城市副中心构建“一带、一轴、多组团”的空间结构。“一带”是以大运河为骨架的生态文明带。"
+            "“一轴”是东西向的创新发展轴。“多组团”依托水网、绿网、路网，形成12个民生共享组团。",
+            "“多组团”依托水网、绿网、路网，形成12个民生共享组团。",
+        )
+        question = "副中心的“多组团”要形成多少个民生共享组团？"
+        assert question_specifics(question, tokenizer) == ["副中心"]
+        assert uncited_specifics(question, structure, tokenizer) == []
+        # A passage on the whole city does not name it anywhere: another place's figure.
+        city = cited("公众读本（2024年度）", "全市森林覆盖率达到44.95%。", "全市森林覆盖率达到44.95%。")
+        forest = "副中心的森林覆盖率现在是多少？"
+        assert uncited_specifics(forest, city, tokenizer) == ["副中心"]
+        # 通州 is the same area; the title of its own plan names it for every sentence.
+        assert uncited_specifics("通州副中心的绿化怎么样？", city, tokenizer) == ["通州", "副中心"]
+        tongzhou = cited("北京城市副中心（通州区）规划纲要", "森林覆盖率达到34.62%。", "森林覆盖率达到34.62%。")
+        assert uncited_specifics(forest, tongzhou, tokenizer) == []
+        population = "首都都市圈现在的常住人口有多少？"
+        assert uncited_specifics(population, city, tokenizer) == ["首都都市圈"]
+        # Two areas compared are answered from two passages: not checked, as for places.
+        assert question_specifics("副中心和雄安新区的规划面积分别有多大？", tokenizer) == []
+
     def test_an_answer_about_another_place_is_refused(self, retriever):
         reply = "平原地区森林覆盖率达到32.5%[1]。"
         question = "延庆平原地区的森林覆盖率是多少？"
