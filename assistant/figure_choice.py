@@ -184,7 +184,25 @@ def _better_in_line(
                 or not any(_kind(g) == kind for g in extract_figures(before))
             ):
                 return before + " " + passage[start:end]
+            subject = _enumerated_subject(i)
+            if subject:
+                return subject + " " + passage[start:end]
         return passage[start:end]
+
+    def _enumerated_subject(i: int) -> str:
+        """For a clause enumerated after others of its kind ("老楼加装电梯新开工1099部、完工822部"),
+        the words before the first one's figure, which name what all of them count."""
+        j = i
+        while j and passage[clauses[j - 1][1] : clauses[j][0]] == "、":
+            if not any(_kind(g) == kind for g in extract_figures(passage[slice(*clauses[j - 1])])):
+                break
+            j -= 1
+        if j == i:
+            return ""
+        first = passage[slice(*clauses[j])]
+        numbers = [split_figure(g)[0] for g in extract_figures(first) if _kind(g) == kind]
+        at = min((first.find(x) for x in numbers if x in first), default=-1)
+        return first[:at] if at > 0 else ""
 
     own = [i for i, (s, e) in enumerate(clauses) if figure_in_text(figure, passage[s:e])]
     if not own:

@@ -44,6 +44,7 @@ class TestFigures:
         text = (
             "2023年末常住人口2185.8万人[1]，森林覆盖率44.9 ％【2】，面积2.7 万平方公里，"
             "12月25日通车，里程836公里，增加1.5，投资1,800亿元，2185.8万人。"
+            "完工822部，火灾506起，排名第9位。"
         )
         assert extract_figures(text) == [
             "2023年",
@@ -54,6 +55,9 @@ class TestFigures:
             "836公里",
             "1.5",
             "1800亿元",
+            "822部",
+            "506起",
+            "9位",
         ]
 
     def test_chinese_numerals_and_enumerators_are_not_figures(self):
