@@ -42,6 +42,7 @@ from assistant.grounding import (
     verify_answer,
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
+from assistant.modes import other_mode
 from assistant.parts import Part, question_parts
 from assistant.periods import SectionPeriods, other_period
 from assistant.settings import ChainSettings
@@ -916,6 +917,17 @@ class AnswerChain:
                 why = (
                     f"所引的报告原文讲的是“{'、'.join(sorted(told))}”时期，"
                     f"问题问的是“{'、'.join(sorted(asked))}”时期"
+                )
+        if not why and s.check_cited_specifics:
+            asked, told = other_mode(
+                question,
+                _stated_figures(strip_markers(check.text), question),
+                [c.hit.chunk.text for c in citations],
+            )
+            if asked:
+                why = (
+                    f"回答中的数字在报告原文中说的是“{'、'.join(sorted(told))}”，"
+                    f"问题问的是“{'、'.join(sorted(asked))}”"
                 )
         if not why and s.refuse_invented_figures and check.ungrounded_figures:
             made_up = invented_figures(

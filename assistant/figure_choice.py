@@ -275,3 +275,18 @@ def _sentence_at(passage: str, offset: int) -> tuple[int, int]:
         if start <= offset < end:
             return start, end
     return offset, offset
+
+
+def figure_clauses(figure: str, passage: str) -> list[str]:
+    """The clauses of `passage` stating `figure`, each with the clause before it in the same
+    sentence (which often names what the figure counts: "铁路营业里程超1.1万公里。其中高铁总里程达到
+    2624公里" gives "其中高铁总里程达到2624公里")."""
+    clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(passage)]
+    found = []
+    for i, (start, end) in enumerate(clauses):
+        if not figure_in_text(figure, passage[start:end]):
+            continue
+        if i and not _SENTENCE_END.search(passage[clauses[i - 1][1] : start]):
+            start = clauses[i - 1][0]
+        found.append(passage[start:end])
+    return found
