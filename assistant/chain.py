@@ -4,6 +4,7 @@ verify every citation and figure, and return an `Answer` (or the fixed refusal).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -52,7 +53,7 @@ from corpus.models import Chunk
 from prompts import load_prompt
 from retriever.hybrid import HybridRetriever
 from retriever.models import Hit
-from retriever.tokenizer import ChineseTokenizer
+from retriever.tokenizer import DATA_DIR, ChineseTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,25 @@ def query_coverage(
     bm25 = retriever.index.bm25
     text = " ".join(_with_heading(h.chunk, h.chunk.text) for h in hits[:top])
     present = set(retriever.tokenizer.tokenize(text))
+    seen = normalize_for_match(text)
+    for word, report_words in everyday_words().items():
+        if word in question and any(normalize_for_match(w) in seen for w in report_words):
+            present.update(retriever.tokenizer.tokenize(word))
     weights = {t: bm25.idf(t) for t in tokens}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+@functools.cache
+def everyday_words() -> dict[str, tuple[str, ...]]:
+    """Everyday words -> the reports' words for the same thing (`retriever/data/everyday.txt`)."""
+    words: dict[str, tuple[str, ...]] = {}
+    for line in (DATA_DIR / "everyday.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, others = line.partition("=")
+            words[word.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
+    return words
 
 
 def is_relevant(coverage: float, best_dense: float | None, settings: ChainSettings) -> bool:

@@ -81,3 +81,4 @@ def test_an_answer_with_another_modes_figure_is_refused(bundled_index, embedder,
     assert not kept.refused and "2624公里" in kept.answer
     answered = ask("京津冀区域内的高铁总里程有多少公里？")
     assert not answered.refused and "2624公里" in answered.answer
+
