@@ -316,8 +316,9 @@ def uncited_specifics(
     """The specifics of the question (`question_specifics`) that none of the answer's cited
     sentences mentions, counting the sentence before and after each quote, its report title and
     section. "通州2024年优良天数" answered with the city's 290天, "2023年新增运营里程" with the 2024
-    reader's 43公里: the figure is real and cited, but about another place or year. Unlike
-    `unmatched_specifics` (before the model, on the best evidence), this reads what was cited."""
+    reader's 43公里: the figure is real and cited, but about another place or year. An area
+    (`_AREAS`) may be named anywhere in a cited passage. Unlike `unmatched_specifics` (before the
+    model, on the best evidence), this reads what was cited."""
     specifics = question_specifics(question, tokenizer)
     if not specifics or not citations:
         return []

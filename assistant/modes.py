@@ -22,7 +22,9 @@ MODES: dict[str, tuple[str, ...]] = {
     "铁路": ("铁路",),
     "高速公路": ("高速公路",),
 }
-_NAMES = sorted(((name, mode) for mode, names in MODES.items() for name in names), key=lambda x: -len(x[0]))
+_NAMES = sorted(
+    ((name, mode) for mode, names in MODES.items() for name in names), key=lambda x: -len(x[0])
+)
 
 
 def modes_named(text: str) -> frozenset[str]:

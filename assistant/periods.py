@@ -20,7 +20,9 @@ from corpus.models import Chunk
 _PERIOD = re.compile(r"十([一二三四五六七八九])五|第十([一二三四五六七八九])个五年")
 # A section whose first sentence starts with its period sets it for the whole section:
 # "“十四五”时期，党中央、国务院…"; a period named later in that sentence does not.
-_OPENS_WITH = re.compile(r"^\s*[“\"]?(?:十[一二三四五六七八九]五|第十[一二三四五六七八九]个五年)[”\"]?(?:规划)?(?:时期|期间)")
+_OPENS_WITH = re.compile(
+    r"^\s*[“\"]?(?:十[一二三四五六七八九]五|第十[一二三四五六七八九]个五年)[”\"]?(?:规划)?(?:时期|期间)"
+)
 # A document's name says which plan a document belongs to, not what a sentence reports on:
 # "落实《北京市“十四五”时期重大基础设施发展规划》".
 _DOCUMENT_NAME = re.compile(r"《[^《》]*》")
@@ -28,9 +30,8 @@ _DOCUMENT_NAME = re.compile(r"《[^《》]*》")
 
 def plan_periods(text: str) -> frozenset[str]:
     """The plan periods `text` names, as "十X五", outside document names."""
-    return frozenset(
-        f"十{a or b}五" for a, b in _PERIOD.findall(_DOCUMENT_NAME.sub(" ", text))
-    )
+    named = _PERIOD.findall(_DOCUMENT_NAME.sub(" ", text))
+    return frozenset(f"十{a or b}五" for a, b in named)
 
 
 class SectionPeriods:

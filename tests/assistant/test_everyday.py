@@ -8,8 +8,10 @@ from retriever import index as index_store
 from retriever.hybrid import HybridRetriever
 
 
-def test_everyday_words_count_as_their_report_words(bundled_index, embedder, tokenizer, monkeypatch):
-    """"剩饭剩菜" is no word of the reports; their "厨余" is: the question is covered, so the
+def test_everyday_words_count_as_their_report_words(
+    bundled_index, embedder, tokenizer, monkeypatch
+):
+    """ "剩饭剩菜" is no word of the reports; their "厨余" is: the question is covered, so the
     model is asked instead of the relevance gate refusing it (`assistant.chain.query_coverage`)."""
     import assistant.chain as chain
 

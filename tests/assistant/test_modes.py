@@ -69,7 +69,9 @@ def test_an_answer_with_another_modes_figure_is_refused(bundled_index, embedder,
     def ask(question: str, settings: ChainSettings | None = None):
         hits = bundled.run(question, top_k=ChainSettings().retrieve_k)
         packed, _ = AnswerChain(bundled, None, "local").context(question, hits)
-        n = next(i for i, h in enumerate(packed, start=1) if "高铁总里程达到2624公里" in h.chunk.text)
+        n = next(
+            i for i, h in enumerate(packed, start=1) if "高铁总里程达到2624公里" in h.chunk.text
+        )
         model = FakeListChatModel(responses=[f"2624公里[{n}]"])
         return AnswerChain(bundled, model, "local", settings).ask(question)
 
@@ -81,4 +83,3 @@ def test_an_answer_with_another_modes_figure_is_refused(bundled_index, embedder,
     assert not kept.refused and "2624公里" in kept.answer
     answered = ask("京津冀区域内的高铁总里程有多少公里？")
     assert not answered.refused and "2624公里" in answered.answer
-

@@ -69,7 +69,9 @@ class TestOtherPeriod:
     review = (CHUNKS[2], CHUNKS[2].text)
 
     def test_a_question_on_another_period(self):
-        asked, told = other_period("“十三五”期间轨道交通里程增加多少？", [self.review], self.periods)
+        asked, told = other_period(
+            "“十三五”期间轨道交通里程增加多少？", [self.review], self.periods
+        )
         assert asked == {"十三五"} and told == {"十四五"}
 
     def test_a_question_on_the_cited_period_or_none(self):
