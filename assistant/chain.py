@@ -45,7 +45,7 @@ from assistant.grounding import (
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.modes import other_mode
 from assistant.parts import Part, question_parts
-from assistant.periods import SectionPeriods, other_period
+from assistant.periods import DOCUMENT_NAME, SectionPeriods, other_period
 from assistant.settings import ChainSettings
 from corpus.cleaning import CJK, normalize_for_match
 from corpus.errors import BadQueryError
@@ -53,7 +53,7 @@ from corpus.models import Chunk
 from prompts import load_prompt
 from retriever.hybrid import HybridRetriever
 from retriever.models import Hit
-from retriever.tokenizer import DATA_DIR, ChineseTokenizer
+from retriever.tokenizer import DATA_DIR, ChineseTokenizer, read_name_list
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,7 @@ def query_coverage(
 @functools.cache
 def everyday_words() -> dict[str, tuple[str, ...]]:
     """Everyday words -> the reports' words for the same thing (`retriever/data/everyday.txt`)."""
-    words: dict[str, tuple[str, ...]] = {}
-    for line in (DATA_DIR / "everyday.txt").read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, others = line.partition("=")
-            words[word.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
-    return words
+    return read_name_list(DATA_DIR / "everyday.txt")
 
 
 def is_relevant(coverage: float, best_dense: float | None, settings: ChainSettings) -> bool:
@@ -307,9 +301,6 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
 _AREAS = {"副中心": ("城市副中心", "通州"), "首都都市圈": ()}
 
 
-_DOCUMENT_NAME = re.compile(r"《[^《》]*》")
-
-
 def uncited_specifics(
     question: str, citations: Sequence[Citation], tokenizer: ChineseTokenizer
 ) -> list[str]:
@@ -350,7 +341,7 @@ def _unmentioned(
     seen = normalize_for_match(text)
     # A year in a document's name (《…发展规划（2024—2035年）》) says when the plan runs, not when
     # what the sentence reports happened.
-    seen_years = normalize_for_match(_DOCUMENT_NAME.sub(" ", text))
+    seen_years = normalize_for_match(DOCUMENT_NAME.sub(" ", text))
     regions = _regions_asked(question)
     missing = []
     for s in specifics:
@@ -921,32 +912,27 @@ class AnswerChain:
         # Quotes too: a quoted sentence covers the question's words best, but it may still be
         # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
         if not why and s.check_cited_specifics:
-            missing = uncited_specifics(
-                question, citations_stating(check.text, question, citations), tokenizer
-            )
+            stating = citations_stating(check.text, question, citations)
+            missing = uncited_specifics(question, stating, tokenizer)
             missing += unnamed_in_rows(question, citations, tokenizer)
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
-        if not why and s.check_cited_specifics:
-            stating = citations_stating(check.text, question, citations)
-            asked, told = other_period(
-                question, [(c.hit.chunk, quote_window(c)) for c in stating], self.periods
-            )
-            if asked:
-                why = (
-                    f"所引的报告原文讲的是“{'、'.join(sorted(told))}”时期，"
-                    f"问题问的是“{'、'.join(sorted(asked))}”时期"
-                )
-        if not why and s.check_cited_specifics:
-            asked, told = other_mode(
-                question,
-                _stated_figures(strip_markers(check.text), question),
-                [c.hit.chunk.text for c in citations],
-            )
-            if asked:
-                why = (
-                    f"回答中的数字在报告原文中说的是“{'、'.join(sorted(told))}”，"
-                    f"问题问的是“{'、'.join(sorted(asked))}”"
-                )
+            if not why:
+                cited = [(c.hit.chunk, quote_window(c)) for c in stating]
+                asked, told = other_period(question, cited, self.periods)
+                if asked:
+                    why = (
+                        f"所引的报告原文讲的是“{'、'.join(sorted(told))}”时期，"
+                        f"问题问的是“{'、'.join(sorted(asked))}”时期"
+                    )
+            if not why:
+                figures = _stated_figures(strip_markers(check.text), question)
+                passages_cited = [c.hit.chunk.text for c in citations]
+                asked, told = other_mode(question, figures, passages_cited)
+                if asked:
+                    why = (
+                        f"回答中的数字在报告原文中说的是“{'、'.join(sorted(told))}”，"
+                        f"问题问的是“{'、'.join(sorted(asked))}”"
+                    )
         if not why and s.refuse_invented_figures and check.ungrounded_figures:
             made_up = invented_figures(
                 check.ungrounded_figures, check.text, passages, _headings(packed), question

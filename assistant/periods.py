@@ -25,12 +25,12 @@ _OPENS_WITH = re.compile(
 )
 # A document's name says which plan a document belongs to, not what a sentence reports on:
 # "落实《北京市“十四五”时期重大基础设施发展规划》".
-_DOCUMENT_NAME = re.compile(r"《[^《》]*》")
+DOCUMENT_NAME = re.compile(r"《[^《》]*》")
 
 
 def plan_periods(text: str) -> frozenset[str]:
     """The plan periods `text` names, as "十X五", outside document names."""
-    named = _PERIOD.findall(_DOCUMENT_NAME.sub(" ", text))
+    named = _PERIOD.findall(DOCUMENT_NAME.sub(" ", text))
     return frozenset(f"十{a or b}五" for a, b in named)
 
 

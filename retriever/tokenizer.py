@@ -11,6 +11,18 @@ from pathlib import Path
 import jieba
 
 DATA_DIR = Path(__file__).with_name("data")
+
+
+def read_name_list(path: Path) -> dict[str, tuple[str, ...]]:
+    """A `data/` list of names, one per line, each with its other names after `=` (comma
+    separated): `雄安新区=雄安`, `电瓶车=电动自行车`. Blank lines and `#` comments are skipped."""
+    names: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, others = line.partition("=")
+            names[name.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
+    return names
 # Bump when tokenisation changes: an index built by another version is out of date (searching it
 # is refused until `planqa index` rebuilds it).
 TOKENIZER_VERSION = "jieba-search-v3"
@@ -123,15 +135,7 @@ class ChineseTokenizer:
     @cached_property
     def listed_places(self) -> dict[str, tuple[str, ...]]:
         """The reports' place names jieba does not know (`data/places.txt`) -> their other names."""
-        if not self._places_path.exists():
-            return {}
-        places: dict[str, tuple[str, ...]] = {}
-        for line in self._places_path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                name, _, others = line.partition("=")
-                places[name.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
-        return places
+        return read_name_list(self._places_path) if self._places_path.exists() else {}
 
     @cached_property
     def _listed_pattern(self) -> re.Pattern[str] | None:
