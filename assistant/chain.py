@@ -30,6 +30,7 @@ from assistant.backend_extractive import (
     score_sentences,
     truncate_sentence,
 )
+from assistant.facilities import unnamed_facilities
 from assistant.figure_choice import better_clauses, figure_sentences, question_terms
 from assistant.grounding import (
     Verification,
@@ -44,6 +45,7 @@ from assistant.grounding import (
 )
 from assistant.models import REFUSAL, Answer, Citation, Turn
 from assistant.modes import other_mode
+from assistant.names_quote import left_out
 from assistant.parts import Part, question_parts
 from assistant.periods import DOCUMENT_NAME, SectionPeriods, other_period
 from assistant.settings import ChainSettings
@@ -888,6 +890,24 @@ class AnswerChain:
             return None
         return self._with_quotes(question, packed, passages, check, "据报告：" + "；".join(quotes))
 
+    def _rest_of_names(
+        self, question: str, packed: Sequence[Hit], passages: list[str], check: Verification
+    ) -> Verification | None:
+        """A question asking for names answered with part of the sentence the answer is drawn
+        from ("C40的城市气候领导联盟" for "什么奖", when the sentence goes on to "“地方气候领袖”奖"):
+        that sentence is added as a quote with its citation (`assistant.names_quote`). None when
+        nothing is added."""
+        cited = {n: passages[n - 1] for n in check.cited if 0 < n <= len(passages)}
+        source = left_out(question, check.text, cited)
+        if source is None:
+            return None
+        sentence = truncate_sentence(
+            cited[source.n][source.start : source.end], _FOCUS_SENTENCE_CHARS, source.left_out
+        )
+        return self._with_quotes(
+            question, packed, passages, check, f"据报告：“{sentence}”[{source.n}]"
+        )
+
     def _review(
         self, question: str, check: Verification, packed: Sequence[Hit], passages: list[str]
     ) -> tuple[Verification, tuple[Citation, ...], str, list[str]]:
@@ -915,6 +935,9 @@ class AnswerChain:
             stating = citations_stating(check.text, question, citations)
             missing = uncited_specifics(question, stating, tokenizer)
             missing += unnamed_in_rows(question, citations, tokenizer)
+            missing += unnamed_facilities(
+                question, [_with_heading(c.hit.chunk, c.hit.chunk.text) for c in citations], tokenizer
+            )
             why = f"所引的报告原文没有提到问题中的“{'、'.join(missing)}”" if missing else ""
             if not why:
                 cited = [(c.hit.chunk, quote_window(c)) for c in stating]
@@ -1122,6 +1145,11 @@ class AnswerChain:
             check = self._other_half(standalone, packed, passages, check) or check
         if s.complete_parts and used_backend != "extractive":
             check = self._rest_of_sentence(standalone, packed, passages, check) or check
+        unquoted = None
+        if s.complete_names and used_backend != "extractive":
+            completed = self._rest_of_names(standalone, packed, passages, check)
+            if completed is not None:
+                unquoted, check = check, completed
         if s.quote_ambiguous_figures and used_backend != "extractive":
             requoted = self._requote_figures(standalone, packed, passages, check)
             if requoted is not None:
@@ -1130,6 +1158,11 @@ class AnswerChain:
                 notice = notice or said
                 fallback = fallback or "figure_quote"
         check, citations, why, missing = self._review(standalone, check, packed, passages)
+        if why and unquoted is not None:
+            # the added quote is what failed a check: the answer stands without it
+            plain = self._review(standalone, unquoted, packed, passages)
+            if not plain[2]:
+                check, citations, why, missing = plain
         # Places and names only: a yearly report's title names its year for every sentence,
         # the cumulative ones too ("两轮百万亩造林工程共完成造林绿化219万亩" for 2024's).
         if (

@@ -130,6 +130,10 @@ class ChainSettings:
     # answer states fewer: the cited sentence stating the answer's figure is added as a quote
     # when it states others too (`AnswerChain._rest_of_sentence`; no model call).
     complete_parts: bool = True
+    # A question asking for names answered with part of the sentence the answer is drawn from
+    # ("C40的城市气候领导联盟" for "什么奖", the sentence going on to "“地方气候领袖”奖"): that
+    # sentence is added as a quote (`assistant.names_quote`; no model call).
+    complete_names: bool = True
     # A model's figure whose clause fits the question less well than another clause of the same
     # line stating a figure of the same kind ("4座" of "220千伏变电站4座、110千伏变电站17座" for
     # "110千伏变电站多少座") is replaced by the report's sentences, the better-fitting one first
@@ -377,6 +381,7 @@ _CHAIN_SWITCHES = (
     "answer_anyway",
     "complete_comparisons",
     "complete_parts",
+    "complete_names",
     "retry_naming_passages",
     "answer_parts",
 )

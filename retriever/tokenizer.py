@@ -128,6 +128,10 @@ class ChineseTokenizer:
     def _tagged(self, text: str) -> list:
         return self._tagger.lcut(unicodedata.normalize("NFKC", text))
 
+    def tagged_words(self, text: str) -> list[tuple[str, str]]:
+        """(word, jieba's part-of-speech tag from its main dictionary) for each word, in order."""
+        return [(w.word, w.flag) for w in self._tagged(text)]
+
     def word_tags(self, text: str) -> dict[str, str]:
         """word -> jieba's part-of-speech tag (main dictionary) for the words of `text`."""
         return {w.word: w.flag for w in self._tagged(text)}
