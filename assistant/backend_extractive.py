@@ -350,7 +350,7 @@ def extractive_answer(
             continue
         if quotes and missing_years and not sentence.held & missing_years:
             continue
-        if _is_caption(text):
+        if is_caption(text):
             continue
         # A how-many question whose best sentence states a quantity is answered by it: a
         # sentence from another passage only adds a citation without the fact (`_answered`).
@@ -391,7 +391,7 @@ _REFERENCE = re.compile(r"^(?:[-•]\s*)?\d{1,2}[.、．]\s*《[^》]+》$")
 _ENDS_SENTENCE = re.compile(f"[{SENTENCE_END}]")
 
 
-def _is_caption(text: str) -> bool:
+def is_caption(text: str) -> bool:
     """Is `text` a caption or a document list's entry (`_CAPTION`, `_REFERENCE`), not a sentence?
     Never quoted. Decision sets: dev 91.1 -> 91.7% (a list question whose first quote was the
     table's caption), citation precision dev 85.0 -> 85.4%, qa_fresh3 93.7 -> 94.9%."""
@@ -437,7 +437,7 @@ def _names_answered(question: str, first: ScoredSentence) -> bool:
     naming the same term ("深化“四网融合”，优化运营服务") adds a citation without the answer.
     Decision sets (`planqa eval --backend extractive`), citation precision, spelling out: dev
     83.5 -> 85.0%, qa_fresh 88.3 -> 89.8%, qa_fresh3 90.4 -> 93.7%, qa_fresh4 86.4 -> 87.3%;
-    listing, after that and `_is_caption`: dev 85.4 -> 87.5%, qa_fresh2 78.3 -> 80.6%,
+    listing, after that and `is_caption`: dev 85.4 -> 87.5%, qa_fresh2 78.3 -> 80.6%,
     qa_fresh3 94.9 -> 96.1%, qa_fresh4 87.3 -> 88.5%; accuracy unchanged on each. Not for a
     question in parts, whose other part may be in another passage ("…是哪天签的？现在能在多少家
     …用？"): that cost qa_fresh q950."""

@@ -27,6 +27,7 @@ from assistant.backend_extractive import (
     ExtractiveChatModel,
     ScoredSentence,
     extractive_answer,
+    is_caption,
     score_sentences,
     truncate_sentence,
 )
@@ -34,6 +35,7 @@ from assistant.facilities import unnamed_facilities
 from assistant.figure_choice import better_clauses, figure_sentences, question_terms
 from assistant.grounding import (
     Verification,
+    derived_in,
     extract_figures,
     figure_in_text,
     find_quote,
@@ -738,7 +740,11 @@ class AnswerChain:
             log.warning("answer-anyway turn failed (%s); keeping the refusal", exc)
             return None
         return self._second_answer(
-            text, question, packed, passages, self.settings.answer_anyway_min_support
+            _without_echo(text, question),
+            question,
+            packed,
+            passages,
+            self.settings.answer_anyway_min_support,
         )
 
     def _second_answer(
@@ -867,6 +873,42 @@ class AnswerChain:
         pairs = "、".join(f"“{b.figure}”（同一段还写有“{b.better}”）" for b in better)
         return requoted, f"回答中的{pairs}未必是问题所问的那一项；以下为报告原文。"
 
+    def _quote_derived(
+        self, question: str, packed: Sequence[Hit], passages: list[str], check: Verification
+    ) -> tuple[Verification, str] | None:
+        """An answer whose only unstated figures are each the difference of two figures one
+        sentence of its cited passages states ("下降了0.24" for "从上年的6.32降至6.08"): the model
+        worked the change out, and the report states the two sides. Those sentences are quoted
+        instead, with a notice naming the worked-out figures; None unless every unstated
+        figure is such a difference."""
+        # the passages it cites, or all of them when a repair dropped its markers
+        cited = [n for n in check.cited if 0 < n <= len(passages)] or range(1, len(passages) + 1)
+        spans: dict[tuple[int, int, int], None] = {}
+        for figure in check.ungrounded_figures:
+            found = [
+                (n, start, end)
+                for n in cited
+                for start, end in split_sentences(passages[n - 1])
+                if derived_in(figure, passages[n - 1][start:end])
+            ]
+            if not found:
+                return None
+            spans[found[0]] = None
+        quotes = [
+            f"“{truncate_sentence(passages[n - 1][start:end], _FOCUS_SENTENCE_CHARS)}”[{n}]"
+            for n, start, end in spans
+        ]
+        quoted = verify_answer(
+            "据报告：" + "；".join(quotes),
+            passages,
+            support_threshold=self.settings.support_threshold,
+            headings=_headings(packed),
+        )
+        if quoted.refused or quoted.ungrounded_figures:
+            return None
+        worked = "、".join(check.ungrounded_figures)
+        return quoted, f"回答中的{worked}是模型由报告中的数字算出的，报告未直接写明；以下为报告原文。"
+
     def _rest_of_sentence(
         self, question: str, packed: Sequence[Hit], passages: list[str], check: Verification
     ) -> Verification | None:
@@ -878,7 +920,9 @@ class AnswerChain:
         other. None when nothing is added."""
         asked = quantities_asked(question)
         figures = _stated_figures(strip_markers(check.text), question)
-        if asked < 2 or not figures or len(figures) >= asked:
+        # a range ("2-5分钟", "40万—50万") is one value, though it reads as two figures
+        values = _stated_figures(_RANGE_START.sub("", strip_markers(check.text)), question)
+        if asked < 2 or not figures or len(values) >= asked:
             return None
         cited = {n: passages[n - 1] for n in check.cited if 0 < n <= len(passages)}
         quotes = []
@@ -1125,14 +1169,22 @@ class AnswerChain:
                 question, standalone, hits, used_backend, notice, timings, qid, fallback
             )
         empty = not _has_content(check.text, self._names(packed))
-        if empty or _echoes(standalone, check.text, tokenizer):
-            # Empty, cut-off or markers-only output ("[1]"), or the question's own words
-            # ("“两大中心”是[1]和[3]。"): answer extractively instead.
+        caption = not empty and is_caption(strip_markers(check.text))
+        if empty or caption or _echoes(standalone, check.text, tokenizer):
+            # Empty, cut-off or markers-only output ("[1]"), a map's or table's title
+            # ("市级绿道总体格局规划图"), or the question's own words ("“两大中心”是[1]和[3]。"):
+            # answer extractively instead.
             text = self._quote(standalone, packed, s.extractive_min_coverage)
             check = verify_answer(
                 text, passages, support_threshold=s.support_threshold, headings=headings
             )
-            said = "模型输出为空" if empty else "模型的回答只重复了问题"
+            said = (
+                "模型输出为空"
+                if empty
+                else "模型的回答只是图表的标题"
+                if caption
+                else "模型的回答只重复了问题"
+            )
             used_backend, notice = "extractive", notice or f"{said}，已改用摘录式回答。"
             fallback = fallback or "empty"
             if check.refused:
@@ -1141,6 +1193,12 @@ class AnswerChain:
                     question, standalone, hits, used_backend, notice, timings, qid, fallback
                 )
 
+        if s.quote_derived_figures and used_backend != "extractive" and check.ungrounded_figures:
+            derived = self._quote_derived(standalone, packed, passages, check)
+            if derived is not None:
+                (check, said), used_backend = derived, "extractive"
+                notice = notice or said
+                fallback = fallback or "derived_quote"
         if s.complete_comparisons and used_backend != "extractive" and COMPARES.search(standalone):
             check = self._other_half(standalone, packed, passages, check) or check
         if s.complete_parts and used_backend != "extractive":
@@ -1388,6 +1446,30 @@ def _answer_messages(question: str, packed: Sequence[Hit], context: str) -> list
 
 
 _BARE_YEAR = re.compile(r"(?:19|20)\d\d年?度?")
+
+
+# A reply's lead-in ("根据已知信息，"), and the clauses it may open with.
+_LEAD_IN = re.compile(r"^\s*(?:根据|依据|按照)(?:已知|上述|以上|所给)?(?:信息|报告|材料|段落)[，,：:]\s*")
+_CLAUSE = re.compile(r"[^，,：:]*[，,：:]")
+
+
+def _without_echo(reply: str, question: str) -> str:
+    """`reply` without its lead-in and the opening clauses that only repeat the question
+    ("根据已知信息，灾后重建中，为了提高山区路网的抗灾能力，在大石河…增补了…" keeps "在大石河…"): the
+    question's words are the asker's, and a forced answer is kept only when what it adds is
+    nearly copied from a passage."""
+    text = _LEAD_IN.sub("", reply)
+    asked = normalize_for_match(question)
+    while m := _CLAUSE.match(text):
+        clause = normalize_for_match(m.group(0)[:-1])
+        if not clause or clause not in asked:
+            break
+        text = text[m.end() :]
+    return text if text.strip() else reply
+
+
+# The first bound of a range: "2-" of "2-5分钟", "40万—" of "40万—50万".
+_RANGE_START = re.compile(r"\d+(?:\.\d+)?[万亿]?\s*[-—–~～]\s*(?=\d)")
 
 
 def _stated_figures(text: str, question: str) -> list[str]:

@@ -798,3 +798,26 @@ def find_quote(claim: str, passage: str) -> tuple[int, int]:
         ):
             return span
     return spans[best]
+
+
+def derived_in(figure: str, text: str) -> bool:
+    """Is `figure` the difference of two figures `text` states in its unit ("0.24" of
+    "从上年的6.32降至6.08", "4.1个百分点" of "27.1%…23.0%")? The small model works a change out
+    for "比上年怎么变化"; the report states only the two sides."""
+    number, unit = split_figure(figure)
+    if not number or unit.startswith(("年", "月", "日")):  # a date is stated, never worked out
+        return False
+    want = float(number)
+    places = len(number.partition(".")[2])
+    # the two sides in the figure's own unit ("个百分点" of two shares)
+    sides = "%" if unit in ("个百分点", "百分点") else unit
+    values = [
+        float(value)
+        for value, other_unit in map(split_figure, extract_figures(text))
+        if value and other_unit == sides
+    ]
+    return any(
+        round(abs(a - b), places) == want
+        for i, a in enumerate(values)
+        for b in values[i + 1 :]
+    )

@@ -134,6 +134,10 @@ class ChainSettings:
     # ("C40的城市气候领导联盟" for "什么奖", the sentence going on to "“地方气候领袖”奖"): that
     # sentence is added as a quote (`assistant.names_quote`; no model call).
     complete_names: bool = True
+    # An answer whose unstated figures are each the difference of two figures one cited sentence
+    # states ("下降了0.24" for "从上年的6.32降至6.08") gets that sentence quoted instead
+    # (`AnswerChain._quote_derived`; no model call).
+    quote_derived_figures: bool = True
     # A model's figure whose clause fits the question less well than another clause of the same
     # line stating a figure of the same kind ("4座" of "220千伏变电站4座、110千伏变电站17座" for
     # "110千伏变电站多少座") is replaced by the report's sentences, the better-fitting one first
@@ -382,6 +386,7 @@ _CHAIN_SWITCHES = (
     "complete_comparisons",
     "complete_parts",
     "complete_names",
+    "quote_derived_figures",
     "retry_naming_passages",
     "answer_parts",
 )

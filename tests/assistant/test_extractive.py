@@ -11,9 +11,9 @@ from assistant.backend_extractive import (
     ExtractiveChatModel,
     _answered,
     _defined_terms,
-    _is_caption,
     _spells_out,
     extractive_answer,
+    is_caption,
     score_sentences,
     truncate_sentence,
 )
@@ -179,7 +179,7 @@ class TestExtractiveAnswer:
         ],
     )
     def test_which_lines_are_captions(self, text, caption):
-        assert _is_caption(text) is caption
+        assert is_caption(text) is caption
 
     def test_a_caption_is_never_quoted(self, tokenizer):
         museums = ["表2-1博物馆之城示范区重点项目表", "建成北京艺术博物馆、梨园美术馆等项目。"]
