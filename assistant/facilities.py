@@ -21,7 +21,7 @@ from retriever.tokenizer import ChineseTokenizer
 _ENDINGS = frozenset(
     "公园 森林公园 湿地公园 郊野公园 国际机场 机场 火车站 高铁站 医院 大学 学院 校区 博物馆 美术馆 "
     "图书馆 剧院 大剧院 体育馆 体育场 水厂 供水厂 污水处理厂 再生水厂 变电站 电厂 检查站 码头 大桥 隧道 "
-    "科技园 产业园 小镇 度假区 保护区 水库".split()
+    "科技园 产业园 小镇 度假区 保护区 水库 高速 高速公路 快速路".split()
 )
 # The words before the ending that make its name: nouns, place and person names, distinguishing
 # words ("大兴" of 大兴机场), abbreviations, the reports' own terms (untagged: "城市绿心"). A
