@@ -3,11 +3,13 @@
 The small model answers "“一主”指什么？" with "容城、安新两县交界区域" from the sentence "“一主”即起步区，
 为容城、安新两县交界区域，…", and "拿了C40的什么奖？" with "C40的城市气候领导联盟" from "…获2025年城市
 气候领导联盟（C40）“地方气候领袖”奖": the answer is drawn from the right sentence and stops short of
-what it was asked. `left_out` finds the sentence an answer was drawn from and what that sentence
-names that the answer does not; the chain then adds the sentence as a quote with its citation, so
-the reader sees the whole of it. An answer not drawn from one sentence of the passages it cites
-(its own words, or another thing's names) gets nothing added: a quote must not stand beside an
-answer it contradicts.
+what it was asked. A list question's answer may stop short of an enumeration too ("哪些试点"
+answered with one of three); a question asking for one thing ("哪个港") is not answered short by
+leaving out the others of its sentence. `left_out` finds the sentence an answer was drawn from
+and what that sentence names that the answer does not; the chain then adds the sentence as a
+quote with its citation, so the reader sees the whole of it. An answer not drawn from one
+sentence of the passages it cites (its own words, or another thing's names) gets nothing added:
+a quote must not stand beside an answer it contradicts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from corpus.sentences import split_sentences
 # A question asking for names: things, places, a definition ("哪些", "哪几个", "是什么", "指什么",
 # "在哪儿", "包括…").
 _ASKS_NAMES = re.compile(r"哪些|哪几|哪[个座条项所家处儿里]|有哪|是哪|什么|啥|指的?是|包括|分别是(?!多)")
+# A question asking for several: an enumeration's other items are part of its answer. Asked for
+# one ("哪个港", "什么奖"), the others are not.
+_ASKS_LIST = re.compile(r"哪些|哪几|有哪|包括|分别|都有|各有|几个|几条|几座|几项")
 # What says "what" while asking a quantity too ("一共建几个？分别在哪儿？" asks both).
 _ASKS_WHAT = re.compile(r"哪|什么|啥")
 # What a sentence names: a quoted term, the items of an enumeration, what "即" defines.
@@ -66,13 +71,20 @@ def _compact(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def named_in(sentence: str) -> list[str]:
-    """What `sentence` names: its quoted terms, the items of its enumerations, what "即" defines."""
+def asks_list(question: str) -> bool:
+    """Does the question ask for several names ("哪些", "哪几个", "包括", "分别")?"""
+    return bool(_ASKS_LIST.search(question))
+
+
+def named_in(sentence: str, items: bool = True) -> list[str]:
+    """What `sentence` names: its quoted terms, what "即" defines and (`items`) the items of its
+    enumerations."""
     names = [m.group(1) for m in _QUOTED.finditer(sentence)]
-    for m in _ENUMERATION.finditer(sentence):
-        items = (_LEAD.sub("", item) for item in _ITEM_SPLIT.split(m.group(0)))
-        names += [item for item in items if len(item) >= 2]
     names += [m.group(1) for m in _DEFINED.finditer(sentence)]
+    if items:
+        for m in _ENUMERATION.finditer(sentence):
+            listed = (_LEAD.sub("", item) for item in _ITEM_SPLIT.split(m.group(0)))
+            names += [item for item in listed if len(item) >= 2]
     return list(dict.fromkeys(names))
 
 
@@ -99,6 +111,8 @@ def left_out(question: str, answer: str, cited: Mapping[int, str]) -> Source | N
     _, n, start, end = best
     said = _compact(text) + _compact(question)
     missing = tuple(
-        name for name in named_in(cited[n][start:end]) if _compact(name) not in said
+        name
+        for name in named_in(cited[n][start:end], items=asks_list(question))
+        if _compact(name) not in said
     )
     return Source(n, start, end, missing) if missing else None

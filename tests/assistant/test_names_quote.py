@@ -67,6 +67,15 @@ def test_nothing_to_add(answer):
     assert left_out(question, answer, {1: AWARD}) is None
 
 
+PORTS = "以天津港为龙头，秦皇岛港、唐山港、黄骅港为骨干，提升京津冀地区海港枢纽功能。"
+
+
+def test_an_enumeration_counts_for_a_list_question_only():
+    listed = left_out("京津冀港口群以哪些港口为骨干？", "秦皇岛港[1]", {1: PORTS})
+    assert listed is not None and "唐山港" in listed.left_out
+    assert left_out("京津冀港口群以哪个港口为龙头？", "天津港[1]", {1: PORTS}) is None
+
+
 def test_a_quantity_question_gets_nothing():
     assert left_out("起步区规划面积约多少平方公里？", "198平方公里[1]", {1: XIONGAN}) is None
 
