@@ -948,6 +948,10 @@ class AnswerChain:
         sentence = truncate_sentence(
             cited[source.n][source.start : source.end], _FOCUS_SENTENCE_CHARS, source.left_out
         )
+        # a clipped name is made whole first: after the quote the answer is no bare name
+        named = whole_name(check.text, list(cited.values()), self.retriever.tokenizer)
+        if named != check.text:
+            check = dataclasses.replace(check, text=named, repaired=True)
         return self._with_quotes(
             question, packed, passages, check, f"据报告：“{sentence}”[{source.n}]"
         )
