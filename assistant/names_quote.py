@@ -38,6 +38,8 @@ _ITEM_SPLIT = re.compile(r"、|以及|和|及|与")
 # What leads into an enumeration's first item ("即雄县、容城…", "为容城、安新…").
 _LEAD = re.compile(r"^(?:即|为|是|包括|有)")
 _DEFINED = re.compile(r"即([^，。；：]{2,20})")
+# A clause: up to a comma, semicolon or sentence end (an enumeration's 、 stays inside).
+_CLAUSE = re.compile(r"[^，,；;。！？]+[，,；;。！？]?")
 # Characters that carry no content in a bigram: punctuation, digits, markers, spaces.
 _NOT_CONTENT = re.compile(r"[\s，。、；：！？“”‘’（）()《》〈〉\[\]【】0-9.%％+·—-]")
 # Part of an answer's bigrams the source sentence must hold, for the answer to be drawn from it.
@@ -88,6 +90,17 @@ def named_in(sentence: str, items: bool = True) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _around(sentence: str, own: set[str]) -> str:
+    """The clause of `sentence` holding most of an answer's bigrams (`own`), with the clause
+    before and after it: what the answer stops short of is beside it, not a clause away
+    ("“一主”即起步区，为容城、安新两县交界区域" for "容城、安新两县交界区域")."""
+    clauses = _CLAUSE.findall(sentence)
+    if len(clauses) <= 3:
+        return sentence
+    best = max(range(len(clauses)), key=lambda i: len(own & _bigrams(clauses[i])))
+    return "".join(clauses[max(0, best - 1) : best + 2])
+
+
 def left_out(question: str, answer: str, cited: Mapping[int, str]) -> Source | None:
     """The sentence of the `cited` passages ({n: text}) that `answer` is drawn from, when it names
     something the answer and the question do not; None when the question does not ask for names,
@@ -112,7 +125,7 @@ def left_out(question: str, answer: str, cited: Mapping[int, str]) -> Source | N
     said = _compact(text) + _compact(question)
     missing = tuple(
         name
-        for name in named_in(cited[n][start:end], items=asks_list(question))
+        for name in named_in(_around(cited[n][start:end], own), items=asks_list(question))
         if _compact(name) not in said
     )
     return Source(n, start, end, missing) if missing else None

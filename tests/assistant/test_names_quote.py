@@ -99,3 +99,18 @@ def test_the_sentence_is_added_as_a_quote(bundled_index, embedder, tokenizer):
     assert "“地方气候领袖”奖" in answer.answer and f"”[{n}]" in answer.answer
     plain, _ = ask(ChainSettings(complete_names=False))
     assert "地方气候领袖" not in plain.answer
+
+
+def test_a_clipped_name_is_made_whole_before_the_quote(bundled_index, embedder, tokenizer):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    bundled = HybridRetriever(index_store.load(bundled_index), embedder, tokenizer)
+    question = "副中心的科技小院覆盖了哪些乡镇？"
+    hits = bundled.run(question, top_k=ChainSettings().retrieve_k)
+    packed, _ = AnswerChain(bundled, None, "local").context(question, hits)
+    n = next(i for i, h in enumerate(packed, start=1) if "科技小院，覆盖全区于家务乡" in h.chunk.text)
+    model = FakeListChatModel(responses=[f"家务乡、漷县镇[{n}]"])  # 于 of 于家务乡 left off
+    answer = AnswerChain(bundled, model, "local").ask(question)
+    assert not answer.refused
+    assert answer.answer.startswith(f"于家务乡、漷县镇[{n}]")
+    assert "永乐店镇" in answer.answer  # the sentence, quoted after it
