@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from corpus.cleaning import normalize_for_match
+from corpus.cleaning import CJK, normalize_for_match
 from retriever.tokenizer import ChineseTokenizer
 
 # What a facility's name ends with: a word of its own ("森林公园", "机场", "校区").
@@ -31,7 +31,7 @@ _NAME_TAGS = ("n", "b", "j", "x")
 _NOT_NAMES = frozenset("整个 全市 全区 全国 这个 那个 各个 每个 所有".split())
 # Names that say what kind of place, not which one.
 _KINDS = frozenset("城市 社区 口袋 街心 乡村 小微 综合 国家 国际 大型 主要 重点 市级 区级 区域".split())
-_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
+_CJK_WORD = re.compile(f"[{CJK}]+")
 # How far past a name's length its characters may spread in a passage ("大兴机场" in "大兴国际机场").
 _SPREAD = 4
 
