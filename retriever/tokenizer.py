@@ -23,6 +23,8 @@ def read_name_list(path: Path) -> dict[str, tuple[str, ...]]:
             name, _, others = line.partition("=")
             names[name.strip()] = tuple(o.strip() for o in others.split(",") if o.strip())
     return names
+
+
 # Bump when tokenisation changes: an index built by another version is out of date (searching it
 # is refused until `planqa index` rebuilds it).
 TOKENIZER_VERSION = "jieba-search-v3"
@@ -134,7 +136,7 @@ class ChineseTokenizer:
 
     def word_tags(self, text: str) -> dict[str, str]:
         """word -> jieba's part-of-speech tag (main dictionary) for the words of `text`."""
-        return {w.word: w.flag for w in self._tagged(text)}
+        return dict(self.tagged_words(text))
 
     @cached_property
     def listed_places(self) -> dict[str, tuple[str, ...]]:
