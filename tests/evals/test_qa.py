@@ -145,6 +145,7 @@ def test_reports_are_covered_roughly_by_length(questions):
         ("qa_fresh4.jsonl", 1301, 80, 12),
         ("qa_fresh5.jsonl", 1401, 80, 14),
         ("qa_fresh6.jsonl", 1501, 80, 16),
+        ("qa_fresh7.jsonl", 1601, 80, 16),
     ],
 )
 def test_later_decision_sets_load_apart_from_qa_jsonl(questions, name, first, size, unanswerable):
