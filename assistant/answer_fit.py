@@ -67,7 +67,7 @@ _WHEN = re.compile(
 )
 # Money asked without a unit ("总投资是多少"), unless a share or change of it is asked.
 _MONEY_WORDS = re.compile(
-    r"投资|收入|生产总值|产值|GDP|资金|经费|营业额|销售额|房价|价格|造价|费用"
+    r"投资|收入|生产总值|经济总量|产值|GDP|资金|经费|营业额|销售额|房价|价格|造价|费用"
 )
 _RATIO_WORDS = re.compile(r"比重|占比|比例|强度|增长|增速|增幅|涨|降|率|排位|排名|第几|倍|百分")
 # A number of people asked ("常住人口有多少", "多少人"), unless a share, change or density of it.
@@ -92,6 +92,20 @@ _CHANGE_BEFORE = re.compile(
     r"(?:增加|增长|提高|提升|下降|减少|降低|新增|扩大|缩小|缩短|增|减|降)了?(?:约|近|超过|超)?$"
 )
 _CLAUSE_END = re.compile(r"(?:左右|以上|多|余)?(?:[，。；、,;:：)）]|$)")
+# A question about one year ("2023年全年…旅客吞吐量", "2023年…新建了多少"), not a span of years.
+_ONE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)年(?!\s*[—–\-~至到])")
+_ASKS_SPAN = re.compile(r"累计|以来|至今|迄今|合计|历年|先后|期间|时期|五年|十年|[—–~至到]\s*(?:19|20)\d\d")
+# A span of years in the sentence before a figure: "自2019年9月投运至2023年底，…累计…9397万人次",
+# "2013年以来累计…"; not a change ("由2020年的6.32降至6.08").
+_SPAN_FROM = re.compile(
+    r"((?:19|20)\d\d)年[^。；]{0,25}?(?:以来|至今|(?<![降升增减高长加少])至\s*(?:19|20)\d\d年)"
+)
+# What a figure is counted per ("人均地区生产总值…95338元", "每万人拥有…"): asked without, the figure
+# is not the total the question asks for.
+_PER_HEAD = re.compile(r"人均|户均|每(?:万|百|千)?(?:人|户|平方公里)")
+# Asked per head, or about what is only ever told per head ("居民收入"), or a share of it.
+_ASKS_PER = re.compile(r"人均|户均|每|平均|均|收入|消费|支出|比重|占比|比例|增长|增速|增幅|率")
+_GOES_ON = re.compile(r"(?:比|较|同比|高|低|增|减|下降|提高|占)")
 
 
 def _unit_kind(unit: str) -> str:
@@ -192,6 +206,13 @@ def misfit(question: str, answer: str, passages: Sequence[str], cited: Sequence[
             return "问题问的是现状，回答中的数字是规划目标"
     if not _ASKS_CHANGE.search(question) and _all_stated(asked, sources, _is_change):
         return "问题问的是有多少，回答中的数字是增减的量"
+    # dates say when ("自2019年9月投运…"), not how much: only quantities are judged
+    amounts = [f for f in asked if not re.fullmatch(r"[月日号]", split_figure(f)[1])]
+    year = _asked_year(question)
+    if year and _all_stated(amounts, sources, _counts_since(year)):
+        return f"问题问的是{year}年一年的量，回答中的数字是多年累计的"
+    if not _ASKS_PER.search(question) and _all_stated(amounts, sources, _is_per_head):
+        return "问题问的是总量，回答中的数字是人均的量"
     counter = _ASKED_COUNTER.search(question)
     if counter and not _counts_in(counter.group(1), figures, text):
         return f"问题问的是多少{counter.group(1)}，回答中的数字不是以“{counter.group(1)}”计"
@@ -302,6 +323,37 @@ def _is_change(sentence: str, before: str | None, after: str | None) -> bool:
         and bool(_CHANGE_BEFORE.search(before))
         and bool(_CLAUSE_END.match(after))
     )
+
+
+def _asked_year(question: str) -> int | None:
+    """The one year a question asks about ("2023年全年…是多少"), None when it names none or
+    several, or asks about a span ("2013年以来累计", "十四五时期")."""
+    years = set(_ONE_YEAR.findall(question))
+    if len(years) != 1 or _ASKS_SPAN.search(question):
+        return None
+    return int(years.pop())
+
+
+def _counts_since(year: int) -> _Placement:
+    """Is the figure counted over years up to `year`, from an earlier one, in its sentence:
+    "自2019年9月投运至2023年底，机场累计完成…旅客吞吐量9397万人次" for 2023's passengers?"""
+
+    def since(sentence: str, before: str | None, after: str | None) -> bool:
+        text = sentence if before is None else before
+        return any(int(y) < year for y in _SPAN_FROM.findall(text))
+
+    return since
+
+
+def _is_per_head(sentence: str, before: str | None, after: str | None) -> bool:
+    """Is the figure counted per person or household in its clause ("人均地区生产总值2023年为
+    95338元")?"""
+    clauses = re.split(r"[，。；,;]", sentence if before is None else before)
+    clause = clauses.pop()
+    # a clause comparing it goes on from the one before: "人均…为95338元，比全国平均水平高5980元"
+    while clauses and _GOES_ON.match(clause):
+        clause = f"{clauses.pop()}，{clause}"
+    return bool(_PER_HEAD.search(clause))
 
 
 # (sentence, text before the figure, text after it; both None for a table cell without unit)

@@ -207,9 +207,19 @@ _COMPARISON = re.compile(r"分别|各(?:是|为|有|说)|比|变化|两年|增�
 _ADMIN_SUFFIXES = ("省", "市", "区", "县", "镇", "乡")
 
 
+# A yearly report named by its year ("2024年度北京体检报告提到…"), and another document the question
+# then asks about ("…。按北京城市副中心“十五五”规划纲要，这条线全长多少公里"): the year says where the
+# question read of the thing, not when the asked fact is from.
+_REPORT_YEAR = re.compile(r"((?:19|20)\d\d)年度[^，。？?]{0,10}?(?:报告|读本)")
+_OTHER_DOCUMENT = re.compile(r"《[^》]*规划[^》]*》|规划纲要|空间协同规划")
+
+
 def _single_year(question: str) -> list[str]:
     """The question's year if it names one; a comparison ("2023年和2024年各是多少") finds its
-    years in different sentences, so it has none to check."""
+    years in different sentences, so it has none to check, and a yearly report's year
+    (`_REPORT_YEAR`) is none when the question asks about another document."""
+    if _OTHER_DOCUMENT.search(_REPORT_YEAR.sub(" ", question)):
+        question = _REPORT_YEAR.sub(" ", question)
     years = list(dict.fromkeys(QUESTION_YEAR.findall(question)))
     return years if len(years) == 1 and not _COMPARISON.search(question) else []
 
@@ -281,8 +291,9 @@ def _regions_asked(question: str) -> tuple[str, ...]:
 
 
 def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
-    """A question's single year (not a comparison's years) and its place names, except the city's
-    and the country's own: what an answer's cited sentences must also be about. The reports'
+    """A question's single year (not a comparison's years), its place names, except the city's
+    and the country's own, and its names in letters and digits (`_CODE`, outside a comparison):
+    what an answer's cited sentences must also be about. The reports'
     own place names (`tokenizer.listed_places`: 雄安新区, 通武廊) only outside a comparison:
     "雄安新区和城市副中心的规划范围分别有多大" is answered from two passages."""
     compares = bool(_COMPARISON.search(question))
@@ -294,15 +305,28 @@ def question_specifics(question: str, tokenizer: ChineseTokenizer) -> list[str]:
             if (not compares if p in tokenizer.listed_places else not p.startswith(_GENERAL_PLACES))
         ]
         + [a for a in _AREAS if a in question and not compares]
+        + ([] if compares else list(dict.fromkeys(_CODE.findall(question))))
     )
+
+
+# A name in letters and digits: a pollutant (PM10, PM2.5), a line (M102), a road (G103), a
+# network (C40). One close to it is another thing: "2024年PM10年均浓度" answered with PM2.5's.
+_CODE = re.compile(r"(?<![A-Za-z0-9.])[A-Za-z]{1,4}\d+(?:\.\d+)?(?![\d.])")
 
 
 # Areas whose parts a passage describes without naming the area again ("“多组团”依托水网、绿网、
 # 路网，形成12个民生共享组团" in the passage on 城市副中心's structure), with their other names: a
 # question naming one needs it in a cited passage (its text, report title or section), not in
 # the sentences around the quote. "副中心的森林覆盖率" answered with 全市's 44.95%, "首都都市圈现在的
-# 常住人口" with Beijing's: passages on the city alone.
-_AREAS = {"副中心": ("城市副中心", "通州"), "首都都市圈": ()}
+# 常住人口" with Beijing's: passages on the city alone. The capital region's rings (通勤圈, 功能圈,
+# 产业协同圈) likewise: "功能圈到2035年常住人口规模控制在多少" answered with 副中心's 130万人.
+_AREAS = {
+    "副中心": ("城市副中心", "通州"),
+    "首都都市圈": (),
+    "通勤圈": (),
+    "功能圈": (),
+    "产业协同圈": ("产业圈",),
+}
 
 
 def uncited_specifics(

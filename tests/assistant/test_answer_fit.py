@@ -161,6 +161,9 @@ PLAN_ROW = "25\t养老机构护理型床位占比（%）\t≥75\t预期性"
 TARGET = "规划面积约155平方公里，到2035年常住人口规模控制在130万人以内。"
 NOW = "2024年末常住人口185.3万人，较2020年增加2.1万人。"
 CHANGE = "轨道交通总里程较2020年增加10.89公里，城区道路路网密度达到5.12公里/平方公里。"
+SINCE = "自2019年9月投运至2023年底，机场累计完成航班起降约76万架次，旅客吞吐量9397万人次。"
+PER_HEAD = "按不变价格计算，年均增长5.8%，人均地区生产总值2023年为95338元，比全国平均水平高5980元。"
+FELL = "细颗粒物年均浓度由2020年的38微克/立方米降至2023年的32微克/立方米。"
 
 
 @pytest.mark.parametrize(
@@ -178,6 +181,10 @@ CHANGE = "轨道交通总里程较2020年增加10.89公里，城区道路路网�
         ("宋庄聚集了多少名艺术家？", "形成一批艺术家工作室[1]。", "形成一批艺术家工作室。", "没有数字"),
         # a price is money
         ("2024年北京商品住宅的平均房价是多少？", "优良天数为290天[1]。", "优良天数为290天。", "同一种量"),
+        # one year asked, answered with a total over years up to it
+        ("2023年全年大兴机场的旅客吞吐量是多少？", "9397万人次[1]", SINCE, "累计"),
+        # a total asked, answered per head
+        ("2023年北京市地区生产总值是多少？", "95338元[1]", PER_HEAD, "人均"),
     ],
 )
 def test_a_target_change_or_rate_misfits(question, answer, passage, words):
@@ -195,6 +202,19 @@ def test_a_target_change_or_rate_misfits(question, answer, passage, words):
         # a size in front of its noun is not a change: "扩大19.28万亩耕地保护空间"
         ("通州的耕地保护空间有多少万亩？", "19.28万亩[1]", "持续扩大19.28万亩耕地保护空间高标准农田覆盖范围。"),
         ("分几批搬迁？", "分三批搬迁[1]。", "分三批搬迁。"),
+        # the span asked, or no single year: a total over years answers
+        ("大兴机场投运以来累计旅客吞吐量是多少？", "9397万人次[1]", SINCE),
+        ("大兴机场旅客吞吐量一共有多少？", "9397万人次[1]", SINCE),
+        # a change from an earlier year ("由2020年的…降至") is not a span of years
+        ("2023年细颗粒物年均浓度是多少？", "32微克/立方米[1]", FELL),
+        # an economy's output is money, its growth from one level to another too
+        (
+            "京津冀经济总量从2013年到2023年由多少增长到了多少？",
+            "从55340亿元增长到104442亿元[1]。",
+            "2023年，京津冀经济总量从2013年的55340亿元提升至104442亿元。",
+        ),
+        # per head asked
+        ("2023年北京人均地区生产总值是多少？", "95338元[1]", PER_HEAD),
     ],
 )
 def test_a_level_or_target_asked_fits(question, answer, passage):

@@ -615,6 +615,36 @@ class TestCitedSpecifics:
         # Two areas compared are answered from two passages: not checked, as for places.
         assert question_specifics("副中心和雄安新区的规划面积分别有多大？", tokenizer) == []
 
+    def test_a_yearly_reports_year_is_not_the_facts_when_another_plan_is_asked(self, tokenizer):
+        from assistant.chain import question_specifics
+
+        # the 2024 reader is where the question read of the line; the sub-centre plan gives its length
+        line = "2024年度北京体检报告提到平谷线正在加快建设。按北京城市副中心“十五五”规划纲要，这条线全长多少公里？"
+        assert "2024" not in question_specifics(line, tokenizer)
+        plan = "2024年度体检报告提到已编制完成的《现代化首都都市圈空间协同规划》，其规划范围约有多大？"
+        assert "2024" not in question_specifics(plan, tokenizer)
+        # the reader itself asked about: its year stays
+        assert question_specifics("据北京2024年度体检报告，京津冀地区生产总值达到多少？", tokenizer) == [
+            "2024"
+        ]
+
+    def test_a_name_in_letters_and_digits_must_be_cited(self, tokenizer):
+        from assistant.chain import question_specifics, uncited_specifics
+        from assistant.models import Citation
+        from corpus.models import Chunk
+        from retriever.models import Hit
+
+        sentence = "细颗粒物（PM2.5）年均浓度为30.5微克/立方米，同比下降6.2%。"
+        chunk = Chunk("d:0001:x", "d", "公众读本（2024年度）", (), sentence, 0, len(sentence), 1, 1, 1)
+        cited = [Citation(1, Hit(chunk, 1.0, 1), sentence, 0, len(sentence))]
+        # PM10 is another pollutant: PM2.5's figure does not answer it
+        pm10 = "2024年北京市PM10年均浓度是多少？"
+        assert question_specifics(pm10, tokenizer) == ["2024", "PM10"]
+        assert uncited_specifics(pm10, cited, tokenizer) == ["PM10"]
+        assert uncited_specifics("2024年PM2.5年均浓度是多少？", cited, tokenizer) == []
+        # a comparison names two, each in its own sentence
+        assert question_specifics("PM2.5和PM10的浓度分别是多少？", tokenizer) == []
+
     def test_an_answer_about_another_place_is_refused(self, retriever):
         reply = "平原地区森林覆盖率达到32.5%[1]。"
         question = "延庆平原地区的森林覆盖率是多少？"
