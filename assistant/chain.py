@@ -218,8 +218,9 @@ def _single_year(question: str) -> list[str]:
     """The question's year if it names one; a comparison ("2023年和2024年各是多少") finds its
     years in different sentences, so it has none to check, and a yearly report's year
     (`_REPORT_YEAR`) is none when the question asks about another document."""
-    if _OTHER_DOCUMENT.search(_REPORT_YEAR.sub(" ", question)):
-        question = _REPORT_YEAR.sub(" ", question)
+    unsourced = _REPORT_YEAR.sub(" ", question)
+    if _OTHER_DOCUMENT.search(unsourced):
+        question = unsourced
     years = list(dict.fromkeys(QUESTION_YEAR.findall(question)))
     return years if len(years) == 1 and not _COMPARISON.search(question) else []
 
