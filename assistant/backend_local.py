@@ -232,6 +232,7 @@ class LlamaCppChatModel(BaseChatModel):
     temperature: float = 0.0
     timeout_s: float = 60.0
     pinned_text: str = ""
+    replay: Any = None  # an `assistant.replay.ReplayFile` (evals only), or None
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -299,15 +300,31 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        avoid_start = kwargs.get("avoid_start", "")
+        key = self._replay_key(messages, stop, avoid_start) if self.replay is not None else ""
+        found = self.replay.get(key) if key else None
+        if found is not None:
+            text, finish = found
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+            if text and run_manager is not None:
+                run_manager.on_llm_new_token(text, chunk=chunk)
+            yield chunk
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
+                generation_info={"finish_reason": finish},
+            )
+            return
         # One generation at a time per model: llama.cpp contexts are not thread-safe.
         with self._lock:
             started = time.monotonic()
+            pieces: list[str] = []
             finish = None
-            for part in self._completion_stream(messages, stop, kwargs.get("avoid_start", "")):
+            for part in self._completion_stream(messages, stop, avoid_start):
                 choice = part["choices"][0]
                 text = choice.get("delta", {}).get("content") or ""
                 finish = choice.get("finish_reason") or finish
                 if text:
+                    pieces.append(text)
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
                     if run_manager is not None:
                         run_manager.on_llm_new_token(text, chunk=chunk)
@@ -315,10 +332,26 @@ class LlamaCppChatModel(BaseChatModel):
                 if time.monotonic() - started > self.timeout_s:
                     finish = "timeout"
                     break
+            if key:
+                self.replay.put(key, "".join(pieces), finish)
             yield ChatGenerationChunk(
                 message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
                 generation_info={"finish_reason": finish},
             )
+
+    def _replay_key(self, messages: list[BaseMessage], stop, avoid_start: str) -> str:
+        from assistant.replay import replay_key
+
+        path = Path(self.model_path)
+        size = path.stat().st_size if path.exists() else -1
+        return replay_key(
+            f"{path.name}:{size}",
+            to_openai_messages(messages),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stop=list(stop or []),
+            avoid_start=avoid_start,
+        )
 
     def _generate(
         self,

@@ -70,7 +70,16 @@ def make_chat_model(answer: BackendSettings):
         max_tokens=answer.max_tokens,
         timeout_s=answer.timeout_s,
         pinned_text=answer_prompt_prefix(),
+        replay=_replay_file(answer.replay_file),
     )
+
+
+def _replay_file(path: str):
+    if not path:
+        return None
+    from assistant.replay import ReplayFile
+
+    return ReplayFile(path)
 
 
 def open_chain(settings: Settings, retriever: HybridRetriever | None = None):

@@ -213,6 +213,7 @@ class BackendSettings:
     openai_base_url: str = ""
     openai_model: str = ""
     openai_api_key: str = ""
+    replay_file: str = ""  # evals only: replay the local model's recorded replies (replay.py)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -495,4 +496,5 @@ def _backend_from_env(env: Mapping[str, str]) -> BackendSettings:
     kwargs["openai_base_url"] = env.get("PLANQA_OPENAI_BASE_URL", "")
     kwargs["openai_model"] = env.get("PLANQA_OPENAI_MODEL", "")
     kwargs["openai_api_key"] = env.get("PLANQA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY", "")
+    kwargs["replay_file"] = env.get("PLANQA_REPLAY_FILE", "")
     return BackendSettings(**kwargs)

@@ -465,7 +465,7 @@ def run_single(
         )
     backend = options.backend or settings.answer.backend
     chain = _open_chain(settings, retriever_for_mode(base, options.mode), backend)
-    return run_answers(
+    run = run_answers(
         f"planqa-{chain.backend}",
         questions,
         planqa_ask(chain),
@@ -473,6 +473,21 @@ def run_single(
         search,
         options.quiet,
         settings={"mode": options.mode, "backend": chain.backend, "requested_backend": backend},
+    )
+    _note_replay(run, chain)
+    return run
+
+
+def _note_replay(run: SystemRun, chain) -> None:
+    """Name the replay file (PLANQA_REPLAY_FILE) in the results: its latencies are not real."""
+    replay = getattr(chain.chat_model, "replay", None)
+    if replay is None:
+        return
+    run.settings["replay"] = replay.summary()
+    print(
+        f"planqa: {replay.hits} model replies replayed from {replay.path} "
+        f"({replay.misses} generated); latency figures of this run are not real.",
+        file=sys.stderr,
     )
 
 
@@ -491,7 +506,7 @@ def run_follow_ups(
     chain = _open_chain(settings, retriever_for_mode(base, options.mode), backend)
     ask, standalone = conversation_ask(chain, conversations)
     plain = planqa_search(base, options.mode)
-    return run_answers(
+    run = run_answers(
         f"planqa-{chain.backend}-follow-ups",
         questions,
         ask,
@@ -501,6 +516,8 @@ def run_follow_ups(
         settings={"mode": options.mode, "backend": chain.backend, "requested_backend": backend,
                   "conversations": str(options.conversations)},
     )
+    _note_replay(run, chain)
+    return run
 
 
 def run_compare(

@@ -143,6 +143,27 @@ def test_avoid_start_rules_out_the_refusal_and_reuses_the_prompt(local_model, re
     assert reads[0][0] == len(llama._pinned)
 
 
+def test_a_replay_file_gives_back_the_recorded_reply_without_the_model(
+    local_model, reads, tmp_path
+):
+    """PLANQA_REPLAY_FILE (evals): a reply is generated once, then replayed for the same
+    prompt with nothing read by llama.cpp; a forced reply to that prompt is another one."""
+    from assistant.replay import ReplayFile
+
+    path = tmp_path / "replies.jsonl"
+    prompt = [HumanMessage(content=_answer_prompt(_SHARED_CONTEXT, "2023年末全市常住人口是多少？"))]
+    recording = local_model.model_copy(update={"replay": ReplayFile(path)})
+    first = str(recording.invoke(prompt).content)
+    assert "2185.8" in first and (recording.replay.hits, recording.replay.misses) == (0, 1)
+    reads.clear()
+    replaying = local_model.model_copy(update={"replay": ReplayFile(path)})
+    streamed = "".join(str(c.content) for c in replaying.stream(prompt))
+    assert streamed == first and replaying.invoke(prompt).content == first
+    assert replaying.replay.hits == 2 and reads == []
+    forced = str(replaying.invoke(prompt, avoid_start=first[:1]).content)
+    assert reads and replaying.replay.misses == 1 and forced[:1] != first[:1]
+
+
 def test_damaged_model_file_is_a_plain_error(tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x00" * 64)
