@@ -749,7 +749,7 @@ class AnswerChain:
 
     def _answer_anyway(
         self, question: str, packed: Sequence[Hit], passages: list[str], context: str
-    ) -> Verification | None:
+    ) -> tuple[Verification, str] | None:
         """The model refused, looking again did not help and no sentence covers the question
         well enough to quote: ask for its best answer to the same prompt, the refusal's first
         token ruled out (a local model only: it needs the logits). The small model refuses
@@ -757,19 +757,54 @@ class AnswerChain:
         answer, but also invents one for a question the reports do not answer. So the answer is
         kept only when it passes the look-again turn's checks with each sentence nearly
         copied from its passage (`answer_anyway_min_support` of its character pairs), not
-        paraphrased. Otherwise (None) the refusal stands."""
+        paraphrased. A paraphrase whose figures one sentence it saw states together is answered
+        with that sentence, quoted (`_forced_quote`, "answer_anyway_quote"). Otherwise (None)
+        the refusal stands."""
         messages = _answer_messages(question, packed, context)
         try:
             text = str(self.chat_model.invoke(messages, avoid_start=REFUSAL).content)
         except Exception as exc:  # a fault here leaves the refusal standing
             log.warning("answer-anyway turn failed (%s); keeping the refusal", exc)
             return None
-        return self._second_answer(
+        check = self._second_answer(
             _without_echo(text, question),
             question,
             packed,
             passages,
             self.settings.answer_anyway_min_support,
+        )
+        if check is not None:
+            return check, "answer_anyway"
+        if not self.settings.quote_forced_figures:
+            return None
+        quoted = self._forced_quote(text, question, packed, passages, context)
+        return None if quoted is None else (quoted, "answer_anyway_quote")
+
+    def _forced_quote(
+        self, text: str, question: str, packed: Sequence[Hit], passages: list[str], context: str
+    ) -> Verification | None:
+        """The one passage sentence the model saw that states every figure of its forced answer
+        (one or two, besides bare years and the question's own), quoted with its citation and
+        checked as a second answer is; None when no sentence, or more than one, states them."""
+        if verify_answer(text, passages).refused:
+            return None
+        figures = _stated_figures(text, question)
+        if not 1 <= len(figures) <= 2:
+            return None
+        terms = self.retriever.tokenizer.tokenize(question)  # as the context cut its sentences
+        found = [
+            (n, quote)
+            for n, hit in enumerate(packed, start=1)
+            for start, end in split_sentences(hit.chunk.text)
+            if (quote := truncate_sentence(hit.chunk.text[start:end], _FOCUS_SENTENCE_CHARS, terms))
+            in context
+            and set(figures) <= set(extract_figures(quote))
+        ]
+        if len({quote for _, quote in found}) != 1:
+            return None
+        n, quote = found[0]
+        return self._second_answer(
+            f"据报告：“{quote}”[{n}]", question, packed, passages, self.settings.support_threshold
         )
 
     def _second_answer(
@@ -1191,7 +1226,8 @@ class AnswerChain:
         ):
             forced = self._answer_anyway(standalone, packed, passages, context)
             if forced is not None:
-                check, fallback = forced, fallback or "answer_anyway"
+                check, kind = forced
+                fallback = fallback or kind
         if check.refused:
             timings["total"] = (time.perf_counter() - started) * 1000
             return self._refusal(

@@ -822,10 +822,38 @@ class TestAnswerAnyway:
 
     def test_a_paraphrase_is_not_enough(self):
         paraphrase = "截至去年年底，本市居住的人数合计为2185.8万人[1]。"
-        assert self._ask(self._model(REFUSAL, REFUSAL, paraphrase)).refused
+        model = self._model(REFUSAL, REFUSAL, paraphrase)
+        assert self._ask(model, quote_forced_figures=False).refused
         # the same reply passes the looser bar a first answer faces
-        loose = self._ask(self._model(REFUSAL, REFUSAL, paraphrase), answer_anyway_min_support=0.3)
+        loose = self._ask(
+            self._model(REFUSAL, REFUSAL, paraphrase),
+            answer_anyway_min_support=0.3,
+            quote_forced_figures=False,
+        )
         assert not loose.refused and "2185.8万人" in loose.answer
+        assert loose.fallback == "answer_anyway"
+
+    def test_a_paraphrased_figure_is_answered_with_the_sentence_that_states_it(self):
+        paraphrase = "根据已知信息，2023年北京的常住人口一共是2185.8万人[1]。"
+        answer = self._ask(self._model(REFUSAL, REFUSAL, paraphrase))
+        assert not answer.refused and answer.grounded
+        assert answer.fallback == "answer_anyway_quote"
+        assert answer.answer.startswith("据报告：“2023年末全市常住人口2185.8万人")
+        assert "根据已知信息" not in answer.answer
+        [citation] = answer.citations
+        assert citation.hit.chunk.doc_id == "population" and "2185.8万人" in citation.quote
+
+    @pytest.mark.parametrize(
+        "forced",
+        [
+            "根据已知信息，2023年北京的常住人口一共是2190万人[1]。",  # no sentence states it
+            "根据已知信息，常住人口约为1.5万人和29公里[1]。",  # no one sentence states both
+            "根据已知信息，报告中未找到相关内容。",
+        ],
+    )
+    def test_a_forced_figure_no_one_sentence_states_leaves_the_refusal(self, forced):
+        answer = self._ask(self._model(REFUSAL, REFUSAL, forced))
+        assert answer.refused and not answer.citations
 
     @pytest.mark.parametrize(
         "forced",
