@@ -209,6 +209,14 @@ def _ruled_out_first(tokens: list[int]):
     return processor
 
 
+def _finish_chunk(finish: str | None) -> ChatGenerationChunk:
+    """The empty last chunk of a reply, carrying why it ended ("stop", "length", "timeout")."""
+    return ChatGenerationChunk(
+        message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
+        generation_info={"finish_reason": finish},
+    )
+
+
 class LlamaCppChatModel(BaseChatModel):
     """A thin adapter over `llama_cpp.Llama.create_chat_completion`, streaming included.
 
@@ -309,10 +317,7 @@ class LlamaCppChatModel(BaseChatModel):
             if text and run_manager is not None:
                 run_manager.on_llm_new_token(text, chunk=chunk)
             yield chunk
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
-                generation_info={"finish_reason": finish},
-            )
+            yield _finish_chunk(finish)
             return
         # One generation at a time per model: llama.cpp contexts are not thread-safe.
         with self._lock:
@@ -334,10 +339,7 @@ class LlamaCppChatModel(BaseChatModel):
                     break
             if key:
                 self.replay.put(key, "".join(pieces), finish)
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(content="", response_metadata={"finish_reason": finish}),
-                generation_info={"finish_reason": finish},
-            )
+            yield _finish_chunk(finish)
 
     def _replay_key(self, messages: list[BaseMessage], stop, avoid_start: str) -> str:
         from assistant.replay import replay_key

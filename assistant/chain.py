@@ -40,6 +40,7 @@ from assistant.grounding import (
     figure_in_text,
     find_quote,
     invented_figures,
+    is_refusal,
     parse_citations,
     split_sentences,
     strip_markers,
@@ -786,7 +787,7 @@ class AnswerChain:
         """The one passage sentence the model saw that states every figure of its forced answer
         (one or two, besides bare years and the question's own), quoted with its citation and
         checked as a second answer is; None when no sentence, or more than one, states them."""
-        if verify_answer(text, passages).refused:
+        if is_refusal(text):
             return None
         figures = _stated_figures(text, question)
         if not 1 <= len(figures) <= 2:

@@ -334,7 +334,8 @@ class Verification:
     grounded: bool  # not refused, cites something, every figure and sentence supported
 
 
-def _is_refusal(answer: str) -> bool:
+def is_refusal(answer: str) -> bool:
+    """Does the answer open with the fixed refusal sentence (after quotes or markdown)?"""
     head = answer.lstrip(" \t\n\"'“‘「*#>")
     return head.startswith(REFUSAL_STEM)
 
@@ -695,7 +696,7 @@ def verify_answer(
             repaired=False,
             grounded=False,
         )
-    if _is_refusal(given):
+    if is_refusal(given):
         return Verification(
             text=REFUSAL,
             refused=True,
