@@ -66,6 +66,9 @@ MAX_QUESTION_CHARS = 2000
 TokenCallback = Callable[[str], None]
 
 
+_CLAUSES = re.compile(r"[，；。,;]")
+
+
 def _with_heading(chunk: Chunk, text: str) -> str:
     """`text` of `chunk` with its report title and section in front: what a check that a
     question's year, place or name is mentioned reads."""
@@ -92,9 +95,27 @@ def query_coverage(
     for word, report_words in everyday_words().items():
         if word in question and any(normalize_for_match(w) in seen for w in report_words):
             present.update(retriever.tokenizer.tokenize(word))
+    return covered_share(tokens, present, bm25)
+
+
+def covered_share(tokens: Sequence[str], present: set[str], bm25) -> float:
+    """The IDF-weighted share of `tokens` (a question's words) that are in `present`."""
     weights = {t: bm25.idf(t) for t in tokens}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def figure_clause_coverage(
+    question: str, sentence: str, figures: Sequence[str], retriever: HybridRetriever
+) -> float:
+    """How much of `question` (its rarity-weighted words, as `query_coverage`) the clauses of
+    `sentence` that state `figures` hold: "全市森林覆盖率达到44.9%" holds none of "绿色出行比例是多少"."""
+    clauses = "，".join(
+        c for c in _CLAUSES.split(sentence) if any(figure_in_text(f, c) for f in figures)
+    )
+    tokens = list(dict.fromkeys(retriever.tokenizer.tokenize(question)))
+    present = set(retriever.tokenizer.tokenize(clauses))
+    return covered_share(tokens, present, retriever.index.bm25)
 
 
 @functools.cache
@@ -804,6 +825,10 @@ class AnswerChain:
         if len({quote for _, quote in found}) != 1:
             return None
         n, quote = found[0]
+        # the clauses stating the figures must be about the question, not only hold its figure
+        covered = figure_clause_coverage(question, quote, figures, self.retriever)
+        if covered < self.settings.forced_quote_min_coverage:
+            return None
         return self._second_answer(
             f"据报告：“{quote}”[{n}]", question, packed, passages, self.settings.support_threshold
         )

@@ -127,7 +127,13 @@ class ChainSettings:
     # instead, with its citation, and must pass the same checks (`AnswerChain._forced_quote`).
     # Decision sets (local, replayed replies): qa_fresh7 93.8/93.8/3.1/95.4 -> 95.3/93.8/1.6/95.5
     # (q1618 answered, nothing else moved); qa_fresh6 unchanged.
+    # The clauses of that sentence that state the figures must hold `forced_quote_min_coverage`
+    # of the question's rarity-weighted words: a sentence found by its figure alone answers
+    # another question ("年均2万余家的新增注册企业" for "枢纽建成后每天客流有多少"). All eight
+    # decision sets (replayed), the forced quotes' clauses: the two right answers hold 0.28 and
+    # 0.79 of the question, the two wrong ones 0.00 and 0.00 (a third, 0.15, failed a later check).
     quote_forced_figures: bool = True
+    forced_quote_min_coverage: float = 0.2
     # A comparison ("2023年和2024年各是多少", "两年读本分别…") answered from one passage with one
     # figure: the model is asked again over the other passages, and the sentence stating a new
     # figure it names there is added as a quote (`AnswerChain._other_half`). Dev split: 2 more
@@ -176,6 +182,10 @@ class ChainSettings:
             raise ValueError(
                 "look_again_quote_min_coverage must be in [0, 1.01], "
                 f"got {self.look_again_quote_min_coverage}"
+            )
+        if not 0 <= self.forced_quote_min_coverage <= 1:
+            raise ValueError(
+                f"forced_quote_min_coverage must be in [0, 1], got {self.forced_quote_min_coverage}"
             )
         if not 0 <= self.naming_min_coverage <= 1:
             raise ValueError(

@@ -29,7 +29,13 @@ def chain(retriever) -> AnswerChain:
 class TestChainSettings:
     @pytest.mark.parametrize(
         "kwargs",
-        [{"context_chars": 10}, {"retrieve_k": 0}, {"min_coverage": 2.0}, {"naming_min_coverage": 1.5}],
+        [
+            {"context_chars": 10},
+            {"retrieve_k": 0},
+            {"min_coverage": 2.0},
+            {"naming_min_coverage": 1.5},
+            {"forced_quote_min_coverage": -0.1},
+        ],
     )
     def test_invalid(self, kwargs):
         with pytest.raises(ValueError):
@@ -803,10 +809,10 @@ class TestAnswerAnyway:
         Forcible.can_avoid_start = can_avoid_start
         return Forcible(responses=list(replies), calls=[])
 
-    def _ask(self, model, **settings):
+    def _ask(self, model, question="2023年末全市常住人口是多少？", **settings):
         chain_settings = ChainSettings(rescue_min_coverage=1.01, **settings)
         return AnswerChain(retriever=self.retriever, chat_model=model, backend="local",
-                           settings=chain_settings).ask("2023年末全市常住人口是多少？")
+                           settings=chain_settings).ask(question)
 
     @pytest.fixture(autouse=True)
     def _retriever(self, retriever):
@@ -842,6 +848,29 @@ class TestAnswerAnyway:
         assert "根据已知信息" not in answer.answer
         [citation] = answer.citations
         assert citation.hit.chunk.doc_id == "population" and "2185.8万人" in citation.quote
+
+    def test_the_clauses_stating_the_figure_must_hold_the_question(self):
+        from assistant.chain import figure_clause_coverage
+
+        sentence = "全市森林覆盖率达到44.9%，平原地区森林覆盖率达到32.5%。"
+        # a figure about something else than the question: none of it
+        assert figure_clause_coverage("绿色出行比例是多少？", sentence, ["44.9%"], self.retriever) == 0
+        asked = "平原地区森林覆盖率是多少？"
+        plain = figure_clause_coverage(asked, sentence, ["32.5%"], self.retriever)
+        whole = figure_clause_coverage(asked, sentence, ["44.9%"], self.retriever)
+        assert plain == pytest.approx(1.0, abs=0.2) and whole < plain
+        assert whole >= ChainSettings().forced_quote_min_coverage  # the same measure, in part
+
+    def test_the_clause_check_has_its_own_bar(self):
+        # the stating clause holds all of the question but 北京 ("2023年末全市常住人口2185.8万人")
+        question = "北京2023年末全市常住人口是多少？"
+        paraphrase = "根据已知信息，2023年北京的常住人口一共是2185.8万人[1]。"
+        answer = self._ask(self._model(REFUSAL, REFUSAL, paraphrase), question)
+        assert not answer.refused and answer.fallback == "answer_anyway_quote"
+        strict = self._ask(
+            self._model(REFUSAL, REFUSAL, paraphrase), question, forced_quote_min_coverage=1
+        )
+        assert strict.refused and not strict.citations
 
     @pytest.mark.parametrize(
         "forced",
