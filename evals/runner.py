@@ -474,19 +474,28 @@ def run_single(
         options.quiet,
         settings={"mode": options.mode, "backend": chain.backend, "requested_backend": backend},
     )
-    _note_replay(run, chain)
+    _note_replay(run, chain.chat_model)
     return run
 
 
-def _note_replay(run: SystemRun, chain) -> None:
-    """Name the replay file (PLANQA_REPLAY_FILE) in the results: its latencies are not real."""
-    replay = getattr(chain.chat_model, "replay", None)
+def _replayed(chat_model) -> tuple[int, int]:
+    """(replies replayed, replies generated) so far by `chat_model`'s replay file; (0, 0) without."""
+    replay = getattr(chat_model, "replay", None)
+    return (0, 0) if replay is None else (replay.hits, replay.misses)
+
+
+def _note_replay(run: SystemRun, chat_model, since: tuple[int, int] = (0, 0)) -> None:
+    """Name the replay file (PLANQA_REPLAY_FILE) in the results: its latencies are not real.
+    `since`: `_replayed` before the run, when the model answered other runs first (`run_compare`)."""
+    replay = getattr(chat_model, "replay", None)
     if replay is None:
         return
-    run.settings["replay"] = replay.summary()
+    (hits, misses), (hits_before, misses_before) = _replayed(chat_model), since
+    hits, misses = hits - hits_before, misses - misses_before
+    run.settings["replay"] = {"file": str(replay.path), "hits": hits, "misses": misses}
     print(
-        f"planqa: {replay.hits} model replies replayed from {replay.path} "
-        f"({replay.misses} generated); latency figures of this run are not real.",
+        f"planqa: {hits} model replies replayed from {replay.path} "
+        f"({misses} generated) for {run.name}; latency figures of this run are not real.",
         file=sys.stderr,
     )
 
@@ -516,7 +525,7 @@ def run_follow_ups(
         settings={"mode": options.mode, "backend": chain.backend, "requested_backend": backend,
                   "conversations": str(options.conversations)},
     )
-    _note_replay(run, chain)
+    _note_replay(run, chain.chat_model)
     return run
 
 
@@ -558,6 +567,7 @@ def run_compare(
             if chain.backend != backend:
                 _say(f"planqa: skipping the {backend} answers: the backend is unavailable.", quiet)
                 continue
+            before = _replayed(chain.chat_model)
             runs.append(
                 run_answers(
                     f"planqa-{backend}",
@@ -569,6 +579,7 @@ def run_compare(
                     settings={"backend": backend},
                 )
             )
+            _note_replay(runs[-1], chain.chat_model, before)
             if backend != "extractive":
                 chat_model, model_backend = chain.chat_model, backend
 
@@ -610,6 +621,7 @@ def run_compare(
         )
     )
     if chat_model is not None:
+        before = _replayed(chat_model)
         runs.append(
             run_answers(
                 f"chatchat-{model_backend}",
@@ -621,6 +633,7 @@ def run_compare(
                 settings={"backend": model_backend, "top_k": 3},
             )
         )
+        _note_replay(runs[-1], chat_model, before)
     return runs
 
 

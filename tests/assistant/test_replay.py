@@ -58,3 +58,26 @@ def test_the_setting_comes_from_the_environment(tmp_path):
     path = str(tmp_path / "r.jsonl")
     assert Settings.from_env({"PLANQA_REPLAY_FILE": path}).answer.replay_file == path
     assert Settings.from_env({}).answer.replay_file == ""
+
+
+def test_an_eval_run_names_only_the_replies_replayed_for_it(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from evals.runner import SystemRun, _note_replay, _replayed
+
+    path = tmp_path / "replies.jsonl"
+    key = replay_key("model.gguf:10", MESSAGES, max_tokens=256, avoid_start="")
+    replay = ReplayFile(path)
+    model = SimpleNamespace(replay=replay)
+    assert replay.get(key) is None  # generated for an earlier run on the same model
+    replay.put(key, "2185.8万人[1]。", "stop")
+    before = _replayed(model)
+    assert replay.get(key) and replay.get(key)
+    run = SystemRun("chatchat-local", "answers", [])
+    _note_replay(run, model, before)
+    assert run.settings["replay"] == {"file": str(path), "hits": 2, "misses": 0}
+    assert "2 model replies replayed" in capsys.readouterr().err
+    # a model without a replay file (extractive, no PLANQA_REPLAY_FILE) leaves no note
+    plain = SystemRun("planqa-extractive", "answers", [])
+    _note_replay(plain, SimpleNamespace())
+    assert "replay" not in plain.settings and not capsys.readouterr().err
