@@ -66,7 +66,8 @@ MAX_QUESTION_CHARS = 2000
 TokenCallback = Callable[[str], None]
 
 
-_CLAUSES = re.compile(r"[，；。,;]")
+# Clause breaks; a comma between thousands ("1,800亿元") is not one.
+_CLAUSES = re.compile(r"[，；。;]|,(?!\d{3}(?!\d))")
 
 
 def _with_heading(chunk: Chunk, text: str) -> str:

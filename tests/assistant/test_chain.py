@@ -860,6 +860,9 @@ class TestAnswerAnyway:
         whole = figure_clause_coverage(asked, sentence, ["44.9%"], self.retriever)
         assert plain == pytest.approx(1.0, abs=0.2) and whole < plain
         assert whole >= ChainSettings().forced_quote_min_coverage  # the same measure, in part
+        # a thousands separator does not end the clause holding its figure
+        sentence = "累计意向投资超1,800亿元，453项事项实现通办。"
+        assert figure_clause_coverage("累计意向投资有多少？", sentence, ["1800亿元"], self.retriever) > 0.5
 
     def test_the_clause_check_has_its_own_bar(self):
         # the stating clause holds all of the question but 北京 ("2023年末全市常住人口2185.8万人")
