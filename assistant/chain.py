@@ -8,7 +8,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -817,11 +817,8 @@ class AnswerChain:
         terms = self.retriever.tokenizer.tokenize(question)  # as the context cut its sentences
         found = [
             (n, quote)
-            for n, hit in enumerate(packed, start=1)
-            for start, end in split_sentences(hit.chunk.text)
-            if (quote := truncate_sentence(hit.chunk.text[start:end], _FOCUS_SENTENCE_CHARS, terms))
-            in context
-            and set(figures) <= set(extract_figures(quote))
+            for n, quote in _seen_sentences(packed, context, terms)
+            if set(figures) <= set(extract_figures(quote))
         ]
         if len({quote for _, quote in found}) != 1:
             return None
@@ -888,13 +885,10 @@ class AnswerChain:
         # the first sentence the model saw that states one of its new figures
         found = next(
             (
-                (hit, quote)
+                (sub[i - 1], quote)
                 for figure in new
-                for hit in sub
-                for start, end in split_sentences(hit.chunk.text)
-                if (quote := truncate_sentence(hit.chunk.text[start:end], _FOCUS_SENTENCE_CHARS))
-                in context
-                and figure in extract_figures(quote)
+                for i, quote in _seen_sentences(sub, context)
+                if figure in extract_figures(quote)
             ),
             None,
         )
@@ -1543,6 +1537,18 @@ _BARE_YEAR = re.compile(r"(?:19|20)\d\d年?度?")
 # A reply's lead-in ("根据已知信息，"), and the clauses it may open with.
 _LEAD_IN = re.compile(r"^\s*(?:根据|依据|按照)(?:已知|上述|以上|所给)?(?:信息|报告|材料|段落)[，,：:]\s*")
 _CLAUSE = re.compile(r"[^，,：:]*[，,：:]")
+
+
+def _seen_sentences(
+    hits: Sequence[Hit], context: str, terms: Sequence[str] = ()
+) -> Iterator[tuple[int, str]]:
+    """(passage number, sentence) for each sentence of `hits` the model saw in `context`,
+    too long ones cut as `truncate_sentence` cuts them (with the question's `terms`, if given)."""
+    for n, hit in enumerate(hits, start=1):
+        for start, end in split_sentences(hit.chunk.text):
+            quote = truncate_sentence(hit.chunk.text[start:end], _FOCUS_SENTENCE_CHARS, terms)
+            if quote in context:
+                yield n, quote
 
 
 def _without_echo(reply: str, question: str) -> str:

@@ -80,5 +80,10 @@ class ReplayFile:
                 self._torn = False
                 f.flush()
 
-    def summary(self) -> dict:
-        return {"file": str(self.path), "hits": self.hits, "misses": self.misses}
+    def summary(self, since: dict | None = None) -> dict:
+        """The file and its replies replayed (hits) and generated (misses); with `since`, an
+        earlier summary, only those after it."""
+        hits, misses = self.hits, self.misses
+        if since is not None:
+            hits, misses = hits - since["hits"], misses - since["misses"]
+        return {"file": str(self.path), "hits": hits, "misses": misses}

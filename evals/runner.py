@@ -478,24 +478,22 @@ def run_single(
     return run
 
 
-def _replayed(chat_model) -> tuple[int, int]:
-    """(replies replayed, replies generated) so far by `chat_model`'s replay file; (0, 0) without."""
+def _replayed(chat_model) -> dict | None:
+    """The summary so far of `chat_model`'s replay file (PLANQA_REPLAY_FILE); None without one."""
     replay = getattr(chat_model, "replay", None)
-    return (0, 0) if replay is None else (replay.hits, replay.misses)
+    return None if replay is None else replay.summary()
 
 
-def _note_replay(run: SystemRun, chat_model, since: tuple[int, int] = (0, 0)) -> None:
+def _note_replay(run: SystemRun, chat_model, since: dict | None = None) -> None:
     """Name the replay file (PLANQA_REPLAY_FILE) in the results: its latencies are not real.
     `since`: `_replayed` before the run, when the model answered other runs first (`run_compare`)."""
     replay = getattr(chat_model, "replay", None)
     if replay is None:
         return
-    (hits, misses), (hits_before, misses_before) = _replayed(chat_model), since
-    hits, misses = hits - hits_before, misses - misses_before
-    run.settings["replay"] = {"file": str(replay.path), "hits": hits, "misses": misses}
+    summary = run.settings["replay"] = replay.summary(since)
     print(
-        f"planqa: {hits} model replies replayed from {replay.path} "
-        f"({misses} generated) for {run.name}; latency figures of this run are not real.",
+        f"planqa: {summary['hits']} model replies replayed from {replay.path} "
+        f"({summary['misses']} generated) for {run.name}; latency figures of this run are not real.",
         file=sys.stderr,
     )
 
