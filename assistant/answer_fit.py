@@ -149,6 +149,14 @@ def asked_kind(question: str) -> str:
     return ""
 
 
+def asked_figures(question: str, figures: Sequence[str]) -> list[str]:
+    """The `figures` of the kind the question asks (`asked_kind`: the lengths of "全长多少公里"),
+    all of them when it names no kind or none is of it. A quote states other figures beside the
+    one asked: of an asked kind, only those count."""
+    kind = asked_kind(question)
+    return [f for f in figures if kind and _unit_kind(split_figure(f)[1]) == kind] or list(figures)
+
+
 def answers_only_with(question: str, answer: str, figures: Sequence[str]) -> bool:
     """Are `figures` all the answer gives for what `question` asks: every figure of the asked
     kind ("全长多少公里": the lengths) or counter ("多少座车站": those in 座), or every figure when
@@ -198,9 +206,7 @@ def misfit(question: str, answer: str, passages: Sequence[str], cited: Sequence[
     if kind_mismatch(question, figures):
         return "回答中的数字与问题所问的不是同一种量"
     sources = cited or passages
-    # A quote states other figures beside the one asked: of an asked kind, only those count.
-    kind = asked_kind(question)
-    asked = [f for f in figures if kind and _unit_kind(split_figure(f)[1]) == kind] or figures
+    asked = asked_figures(question, figures)
     if _ASKS_NOW.search(question) and not _ASKS_TARGET.search(question):
         if _all_stated(asked, sources, _is_target):
             return "问题问的是现状，回答中的数字是规划目标"

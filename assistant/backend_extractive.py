@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from assistant.answer_fit import asks_quantity, asks_when, states_when
+from assistant.answer_fit import asks_quantity, asks_when, quantities_asked, states_when
 from assistant.grounding import extract_figures, split_figure, split_sentences
 from assistant.models import REFUSAL
 from corpus.sentences import SENTENCE_END
@@ -366,6 +366,7 @@ def extractive_answer(
                 not compares
                 and (_answered(question, chosen) or _names_answered(question, sentence))
             ) or (not years and _lists_each(question, sentence))
+            answered = answered or _states_each(question, sentence, years)
         missing_years -= sentence.held
         used += len(text)
     # A question in parts whose best sentence answers one of them: the sentence for another part
@@ -427,6 +428,33 @@ def _answered(question: str, chosen: Sequence[ScoredSentence]) -> bool:
         f not in own and split_figure(f)[1] not in _DATE_UNITS
         for f in extract_figures(chosen[0].text)
     )
+
+
+def _states_each(question: str, first: ScoredSentence, years: set[str]) -> bool:
+    """Does one clause of the first quote state every figure a question asking for two or more
+    (`quantities_asked`: "三地PM2.5浓度…分别下降了多少", "从多少提高到多少") asks, in one unit,
+    beside a question term: "…分别下降64.2%、57.3%和64.3%", "解决率均值从去年的94.3%提升到96.7%"?
+    Then, as for `_answered`, only sentences of its own passage may join it. Figures in
+    separate clauses ("建成…生活圈62个、实现覆盖率100%" for the city's and the district's counts,
+    "PM2.5…30微克/立方米、较2020年改善19%" for two forest covers) answer other questions. When
+    the question compares `years`, the quote must hold each: "由2013年的1284公里增长到2669公里"
+    of one reader does not give "2023年度和2024年度…分别说是多少"."""
+    asked = quantities_asked(question)
+    if asked < 2 or not years <= first.held:
+        return False
+    own = set(extract_figures(question))
+    terms = [t for t in first.held if len(t) >= 2]
+    for clause in re.split(r"[，。；;,]", first.text):
+        if not any(t in clause for t in terms):
+            continue
+        units = Counter(
+            split_figure(f)[1]
+            for f in extract_figures(clause)
+            if f not in own and split_figure(f)[1] not in _DATE_UNITS
+        )
+        if units and max(units.values()) >= asked:
+            return True
+    return False
 
 
 def _names_answered(question: str, first: ScoredSentence) -> bool:

@@ -16,7 +16,9 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer_fit import (
     answers_only_with,
+    asked_figures,
     asks_quantity,
+    asks_when,
     chinese_quantities,
     misfit,
     quantities_asked,
@@ -107,15 +109,25 @@ def covered_share(tokens: Sequence[str], present: set[str], bm25) -> float:
 
 
 def figure_clause_coverage(
-    question: str, sentence: str, figures: Sequence[str], retriever: HybridRetriever
+    question: str,
+    sentences: str | Sequence[str],
+    figures: Sequence[str],
+    retriever: HybridRetriever,
+    with_head: bool = False,
 ) -> float:
     """How much of `question` (its rarity-weighted words, as `query_coverage`) the clauses of
-    `sentence` that state `figures` hold: "全市森林覆盖率达到44.9%" holds none of "绿色出行比例是多少"."""
-    clauses = "，".join(
-        c for c in _CLAUSES.split(sentence) if any(figure_in_text(f, c) for f in figures)
-    )
+    `sentences` that state `figures` hold: "全市森林覆盖率达到44.9%" holds none of "绿色出行比例是多少".
+    `with_head`: each sentence's first clause counts too, which names what a table row or a
+    list of figures is about ("通州第四水厂\t位于…，占地10公顷，规模12万立方米/日")."""
+    held = []
+    for sentence in [sentences] if isinstance(sentences, str) else sentences:
+        clauses = [c for c in _CLAUSES.split(sentence) if c.strip()]
+        stating = [c for c in clauses if any(figure_in_text(f, c) for f in figures)]
+        if stating and with_head and clauses[0] not in stating:
+            held.append(clauses[0])
+        held += stating
     tokens = list(dict.fromkeys(retriever.tokenizer.tokenize(question)))
-    present = set(retriever.tokenizer.tokenize(clauses))
+    present = set(retriever.tokenizer.tokenize("，".join(held)))
     return covered_share(tokens, present, retriever.index.bm25)
 
 
@@ -1057,6 +1069,8 @@ class AnswerChain:
             if s.check_answer_fit
             else ""
         )
+        if not why and s.figure_clause_min_coverage > 0:
+            why = self._figures_about_else(question, check.text, citations)
         missing: list[str] = []
         # Quotes too: a quoted sentence covers the question's words best, but it may still be
         # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
@@ -1092,6 +1106,34 @@ class AnswerChain:
             if made_up and answers_only_with(question, check.text, made_up):
                 why = f"回答中的“{'、'.join(made_up)}”在检索到的报告段落中找不到"
         return check, citations, why, missing
+
+    def _figures_about_else(
+        self, question: str, answer: str, citations: Sequence[Citation]
+    ) -> str:
+        """Why a how-many answer's figures answer another question, or "": the clauses of the
+        cited sentences that state them, with each sentence's first clause (what it is about),
+        hold less than `figure_clause_min_coverage` of the question's rarity-weighted words.
+        "六环高线公园全长有多少公里" answered from "…，通过50公里绿道新建或提升，实现与六环高线公园…
+        的无缝衔接": the park is in the sentence, the 50公里 are the greenways'. A question asking
+        when is left alone: a date opens its sentence, apart from what happened then."""
+        if not asks_quantity(question) or asks_when(question):
+            return ""
+        figures = asked_figures(question, _stated_figures(strip_markers(answer), question))
+        sentences = [
+            text[start:end]
+            for c in citations
+            for text in (c.hit.chunk.text,)
+            for start, end in split_sentences(text)
+            if any(figure_in_text(f, text[start:end]) for f in figures)
+        ]
+        if not figures or not sentences:
+            return ""
+        covered = figure_clause_coverage(
+            question, sentences, figures, self.retriever, with_head=True
+        )
+        if covered >= self.settings.figure_clause_min_coverage:
+            return ""
+        return f"所引原文中说出“{'、'.join(figures)}”的分句讲的不是问题所问的事"
 
     def _naming_passages(
         self, question: str, hits: Sequence[Hit], missing: Sequence[str]

@@ -134,6 +134,10 @@ class ChainSettings:
     # 0.79 of the question, the two wrong ones 0.00 and 0.00 (a third, 0.15, failed a later check).
     quote_forced_figures: bool = True
     forced_quote_min_coverage: float = 0.2
+    # A how-many answer whose figures the cited sentences state in clauses about something else:
+    # those clauses, with each sentence's first clause, must hold this share of the question's
+    # rarity-weighted words (`AnswerChain._figures_about_else`); 0 turns the check off.
+    figure_clause_min_coverage: float = 0.05
     # A comparison ("2023年和2024年各是多少", "两年读本分别…") answered from one passage with one
     # figure: the model is asked again over the other passages, and the sentence stating a new
     # figure it names there is added as a quote (`AnswerChain._other_half`). Dev split: 2 more
@@ -182,6 +186,10 @@ class ChainSettings:
             raise ValueError(
                 "look_again_quote_min_coverage must be in [0, 1.01], "
                 f"got {self.look_again_quote_min_coverage}"
+            )
+        if not 0 <= self.figure_clause_min_coverage <= 1:
+            raise ValueError(
+                f"figure_clause_min_coverage must be in [0, 1], got {self.figure_clause_min_coverage}"
             )
         if not 0 <= self.forced_quote_min_coverage <= 1:
             raise ValueError(

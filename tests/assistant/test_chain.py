@@ -35,6 +35,7 @@ class TestChainSettings:
             {"min_coverage": 2.0},
             {"naming_min_coverage": 1.5},
             {"forced_quote_min_coverage": -0.1},
+            {"figure_clause_min_coverage": 1.5},
         ],
     )
     def test_invalid(self, kwargs):
@@ -288,6 +289,35 @@ def test_answer_that_misses_the_question_is_refused(retriever, reply):
     answer = chain.ask("全年新增城市绿地多少公顷？")
     assert answer.refused and answer.answer == REFUSAL
     assert "核对" in answer.notice
+
+
+def test_a_figure_stated_about_something_else_is_refused(retriever):
+    # 30微克/立方米 is stated and cited, but its sentence is about PM2.5, not the forest asked
+    question = "全市森林覆盖率是多少？"
+    reply = "细颗粒物年均浓度降至30微克/立方米[1]。"
+    answer = AnswerChain(retriever, _scripted(reply), "local").ask(question)
+    assert answer.refused and answer.answer == REFUSAL
+    assert "30微克/立方米" in answer.notice and "分句" in answer.notice
+    off = ChainSettings(figure_clause_min_coverage=0)
+    kept = AnswerChain(retriever, _scripted(reply), "local", off).ask(question)
+    assert not kept.refused and "30微克/立方米" in kept.answer
+    # the sentence that is about the forest passes
+    right = AnswerChain(retriever, _scripted("全市森林覆盖率达到44.9%[1]。"), "local").ask(question)
+    assert not right.refused and right.grounded and "44.9%" in right.answer
+
+
+def test_the_first_clause_names_what_a_row_of_figures_is_about(retriever):
+    from assistant.chain import figure_clause_coverage
+
+    row = "通州第四水厂\t位于于家务乡，占地10公顷，规模12万立方米/日。"
+    question = "通州第四水厂每天能供多少水？"
+    assert figure_clause_coverage(question, row, ["12万立方米/日"], retriever) == 0
+    headed = figure_clause_coverage(question, [row], ["12万立方米/日"], retriever, with_head=True)
+    assert headed >= ChainSettings().figure_clause_min_coverage
+    # the head of a sentence about something else does not help
+    other = "构建千里潞道网络，通过50公里绿道新建或提升，实现与六环高线公园的无缝衔接。"
+    about = figure_clause_coverage("六环高线公园全长多少公里？", [other], ["50公里"], retriever, True)
+    assert about < ChainSettings().figure_clause_min_coverage
 
 
 def test_answer_fit_check_can_be_turned_off(retriever):

@@ -12,6 +12,7 @@ from assistant.backend_extractive import (
     _answered,
     _defined_terms,
     _spells_out,
+    _states_each,
     extractive_answer,
     is_caption,
     score_sentences,
@@ -96,6 +97,41 @@ class TestExtractiveAnswer:
     ):
         chosen = score_sentences(question, [first], tokenizer)[:1]
         assert _answered(question, chosen) is answered
+
+    def test_a_comparison_whose_first_quote_states_each_figure_is_not_joined(self, tokenizer):
+        falls = [
+            "2023年，京津冀三地PM2.5浓度与2013年相比分别下降64.2%、57.3%和64.3%。",
+            "京津冀三地PM2.5年均浓度与2013年相比降幅均超六成。",
+        ]
+        question = "跟2013年比，2023年京津冀三地PM2.5浓度分别下降了多少？"
+        assert quotes(extractive_answer(question, falls, tokenizer)) == [(falls[0], 1)]
+        # the second passage scores close enough to join a comparison the first does not answer
+        other = ["2023年，京津冀三地PM2.5浓度与2013年相比下降明显。", falls[1]]
+        assert [n for _, n in quotes(extractive_answer(question, other, tokenizer))] == [1, 2]
+
+    @pytest.mark.parametrize(
+        ("question", "first", "years", "states"),
+        [
+            ("解决率分别是从多少提高到多少？", "解决率均值从去年的94.3%提升到96.7%。", set(), True),
+            # one figure asked: `_answered` decides
+            ("解决率提高到了多少？", "解决率均值从去年的94.3%提升到96.7%。", set(), False),
+            # the two figures are in clauses about other things, or of two kinds
+            ("全市和通州的生活圈各有多少个？", "建成生活圈62个、实现覆盖率100%。", set(), False),
+            ("森林覆盖率和全市比分别是多少？", "PM2.5浓度降至30微克，森林覆盖率达到34.62%。", set(), False),
+            # two years compared: one reader's change does not give the other reader's figure
+            (
+                "高铁总里程2023年度和2024年度分别是多少公里？",
+                "京津冀高铁总里程由2013年的1284公里增长到2669公里。",
+                {"2023年", "2024年"},
+                False,
+            ),
+        ],
+    )
+    def test_which_first_quotes_state_each_figure_asked(
+        self, tokenizer, question, first, years, states
+    ):
+        [sentence] = score_sentences(question, [first], tokenizer)[:1]
+        assert _states_each(question, sentence, years) is states
 
     def test_a_question_in_parts_quotes_the_sentence_for_the_other_part(self, tokenizer):
         road = [
