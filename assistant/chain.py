@@ -1115,10 +1115,13 @@ class AnswerChain:
         hold less than `figure_clause_min_coverage` of the question's rarity-weighted words.
         "六环高线公园全长有多少公里" answered from "…，通过50公里绿道新建或提升，实现与六环高线公园…
         的无缝衔接": the park is in the sentence, the 50公里 are the greenways'. A question asking
-        when is left alone: a date opens its sentence, apart from what happened then."""
-        if not asks_quantity(question) or asks_when(question):
+        when is left alone: a date opens its sentence, apart from what happened then; so is an
+        answer counting in words, which the figures' clauses do not hold."""
+        text = strip_markers(answer)
+        # a count in words ("包括七个维度三个层级") answers beside digits about other things ("C40")
+        if not asks_quantity(question) or asks_when(question) or chinese_quantities(text):
             return ""
-        figures = asked_figures(question, _stated_figures(strip_markers(answer), question))
+        figures = asked_figures(question, _stated_figures(text, question))
         sentences = [
             text[start:end]
             for c in citations
