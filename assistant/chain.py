@@ -1123,11 +1123,10 @@ class AnswerChain:
             return ""
         figures = asked_figures(question, _stated_figures(text, question))
         sentences = [
-            text[start:end]
-            for c in citations
-            for text in (c.hit.chunk.text,)
-            for start, end in split_sentences(text)
-            if any(figure_in_text(f, text[start:end]) for f in figures)
+            passage[start:end]
+            for passage in (c.hit.chunk.text for c in citations)
+            for start, end in split_sentences(passage)
+            if any(figure_in_text(f, passage[start:end]) for f in figures)
         ]
         if not figures or not sentences:
             return ""
