@@ -1069,8 +1069,6 @@ class AnswerChain:
             if s.check_answer_fit
             else ""
         )
-        if not why and s.figure_clause_min_coverage > 0:
-            why = self._figures_about_else(question, check.text, citations)
         missing: list[str] = []
         # Quotes too: a quoted sentence covers the question's words best, but it may still be
         # about another year or place ("2024年北京共享单车骑行量" quoting 2023's cycling sentence).
@@ -1099,6 +1097,9 @@ class AnswerChain:
                         f"回答中的数字在报告原文中说的是“{'、'.join(sorted(told))}”，"
                         f"问题问的是“{'、'.join(sorted(asked))}”"
                     )
+        # after the checks naming what the cited text is about instead (a year, place, mode)
+        if not why and s.figure_clause_min_coverage > 0:
+            why = self._figures_about_else(question, check.text, citations)
         if not why and s.refuse_invented_figures and check.ungrounded_figures:
             made_up = invented_figures(
                 check.ungrounded_figures, check.text, passages, _headings(packed), question

@@ -79,7 +79,9 @@ def test_an_answer_with_another_modes_figure_is_refused(bundled_index, embedder,
     refused = ask(question)
     assert refused.refused and refused.answer == REFUSAL
     assert "“高铁”" in refused.notice and "“城际铁路”" in refused.notice
-    kept = ask(question, ChainSettings(check_cited_specifics=False))
+    # the figure's own clause is about 高铁 too: both checks off to keep it
+    assert ask(question, ChainSettings(check_cited_specifics=False)).refused
+    kept = ask(question, ChainSettings(check_cited_specifics=False, figure_clause_min_coverage=0))
     assert not kept.refused and "2624公里" in kept.answer
     answered = ask("京津冀区域内的高铁总里程有多少公里？")
     assert not answered.refused and "2624公里" in answered.answer
