@@ -70,6 +70,9 @@ _TWO_SIDED = r"两年|前后|变化|相比|[和与跟同].{1,20}比"
 COMPARES = re.compile(rf"分别|各(?:是|为|有|说)|{_TWO_SIDED}")
 _COMPARED_SENTENCE_RATIO = 0.6
 _CLAUSE_BREAK = "，,；;、："
+# Clause breaks between the statements of a sentence (not 、, which lists); a comma between
+# thousands ("1,800亿元") is not one.
+CLAUSES = re.compile(r"[，；。;]|,(?!\d{3}(?!\d))")
 # A year a question names ("2023年", "2024"); the chain reads it too.
 QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 # How close in meaning a sentence is to the question (multilingual-e5-small cosine, from the
@@ -444,7 +447,7 @@ def _states_each(question: str, first: ScoredSentence, years: set[str]) -> bool:
         return False
     own = set(extract_figures(question))
     terms = [t for t in first.held if len(t) >= 2]
-    for clause in re.split(r"[，。；;,]", first.text):
+    for clause in CLAUSES.split(first.text):
         if not any(t in clause for t in terms):
             continue
         units = Counter(

@@ -24,6 +24,7 @@ from assistant.answer_fit import (
     quantities_asked,
 )
 from assistant.backend_extractive import (
+    CLAUSES,
     COMPARES,
     QUESTION_YEAR,
     ExtractiveChatModel,
@@ -66,10 +67,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 TokenCallback = Callable[[str], None]
-
-
-# Clause breaks; a comma between thousands ("1,800亿元") is not one.
-_CLAUSES = re.compile(r"[，；。;]|,(?!\d{3}(?!\d))")
 
 
 def _with_heading(chunk: Chunk, text: str) -> str:
@@ -121,7 +118,7 @@ def figure_clause_coverage(
     list of figures is about ("通州第四水厂\t位于…，占地10公顷，规模12万立方米/日")."""
     held = []
     for sentence in [sentences] if isinstance(sentences, str) else sentences:
-        clauses = [c for c in _CLAUSES.split(sentence) if c.strip()]
+        clauses = [c for c in CLAUSES.split(sentence) if c.strip()]
         stating = [c for c in clauses if any(figure_in_text(f, c) for f in figures)]
         if stating and with_head and clauses[0] not in stating:
             held.append(clauses[0])
